@@ -1,0 +1,119 @@
+package backend
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// KeyState is the lifecycle state of a master key.
+type KeyState string
+
+// Key states.
+const (
+	KeyStateEnabled         KeyState = "Enabled"
+	KeyStateDisabled        KeyState = "Disabled"
+	KeyStatePendingDeletion KeyState = "PendingDeletion"
+)
+
+// Deletion windows accepted by ScheduleKeyDeletion, in days (as AWS KMS).
+const (
+	MinPendingDays = 7
+	MaxPendingDays = 30
+)
+
+// KeySpec is the only data-key size this library issues: 32 bytes (AES-256).
+const DataKeySize = 32
+
+// CreateKeyRequest describes a master key to create.
+type CreateKeyRequest struct {
+	KeyID       string            // empty: a generated UUID
+	Description string            // free text
+	KeyUsage    string            // e.g. "ENCRYPT_DECRYPT"; empty means that
+	Tags        map[string]string // free-form labels
+}
+
+// KeyMetadata describes a master key. It never holds key material.
+type KeyMetadata struct {
+	KeyID        string            `json:"key_id"`
+	Description  string            `json:"description"`
+	State        KeyState          `json:"state"`
+	KeyUsage     string            `json:"key_usage"`
+	CreationDate time.Time         `json:"creation_date"`
+	DeletionDate *time.Time        `json:"deletion_date,omitempty"`
+	Version      int               `json:"version"` // current (newest) key version, from 1
+	Tags         map[string]string `json:"tags,omitempty"`
+}
+
+// ListKeysRequest pages through keys in ascending KeyID order.
+type ListKeysRequest struct {
+	Limit  int    // maximum keys to return; 0 means the backend default
+	Marker string // return keys after this one (a previous NextMarker)
+}
+
+// ListKeysResult is one page of keys.
+type ListKeysResult struct {
+	Keys       []KeyMetadata
+	Truncated  bool   // more keys follow
+	NextMarker string // pass as Marker for the next page when Truncated
+}
+
+// DefaultListLimit is the page size used when ListKeysRequest.Limit is 0.
+const DefaultListLimit = 100
+
+// DataKey is a data key: its plaintext (32 bytes) and its ciphertext under a
+// master key. Callers should call Zero as soon as Plaintext is no longer
+// needed. Printing a DataKey with fmt never shows Plaintext.
+type DataKey struct {
+	KeyID      string
+	Plaintext  []byte
+	Ciphertext []byte
+}
+
+// Zero overwrites Plaintext with zeros.
+func (k *DataKey) Zero() {
+	clear(k.Plaintext)
+}
+
+// String describes k without its plaintext.
+func (k DataKey) String() string {
+	return fmt.Sprintf("DataKey{KeyID: %q, Plaintext: [REDACTED %d bytes], Ciphertext: %d bytes}", k.KeyID, len(k.Plaintext), len(k.Ciphertext))
+}
+
+// GoString is like String, so %#v doesn't reveal the plaintext either.
+func (k DataKey) GoString() string { return k.String() }
+
+// Format implements fmt.Formatter so that every verb (%v, %+v, %x, %s, ...)
+// prints the redacted form.
+func (k DataKey) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
+
+// EncryptionContext is a set of non-secret key/value pairs bound to a data key
+// as authenticated data: a data key decrypts only with the context it was
+// generated with. Typical entries name the bucket and object.
+type EncryptionContext map[string]string
+
+// Canonical returns the one byte form of ec that backends authenticate: a
+// JSON object with keys in sorted order and no insignificant whitespace. A nil
+// or empty context is "{}".
+func (ec EncryptionContext) Canonical() []byte {
+	if len(ec) == 0 {
+		return []byte("{}")
+	}
+	b, err := json.Marshal(map[string]string(ec)) // encoding/json sorts map keys
+	if err != nil {
+		panic("backend: internal error: marshal of map[string]string failed: " + err.Error())
+	}
+	return b
+}
+
+// Clone returns a copy of ec.
+func (ec EncryptionContext) Clone() EncryptionContext {
+	if ec == nil {
+		return nil
+	}
+	c := make(EncryptionContext, len(ec))
+	for k, v := range ec {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,22 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidConfig is wrapped by every *ConfigError.
+var ErrInvalidConfig = errors.New("invalid cache config")
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string // Config field name, e.g. "MaxEntries"
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("cache: %v: %s: %s", ErrInvalidConfig, e.Field, e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -93,12 +94,53 @@ func (k DataKey) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) 
 type EncryptionContext map[string]string
 
 // Canonical returns the one byte form of ec that backends authenticate: a
-// JSON object with keys in sorted order and no insignificant whitespace. A nil
-// or empty context is "{}".
+// JSON object with keys in sorted order and no insignificant whitespace,
+// byte-identical to encoding/json's Marshal of the map. A nil or empty
+// context is "{}".
 func (ec EncryptionContext) Canonical() []byte {
 	if len(ec) == 0 {
 		return []byte("{}")
 	}
+	// Fast path: when no key or value needs escaping, build the bytes
+	// directly (this sits on every GenerateDataKey and Decrypt).
+	keys := make([]string, 0, len(ec))
+	n := 2
+	for k, v := range ec {
+		if !plainJSON(k) || !plainJSON(v) {
+			return marshalCanonical(ec)
+		}
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, '"', ':', '"')
+		b = append(b, ec[k]...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// plainJSON reports whether s is printable ASCII that encoding/json writes
+// verbatim inside a string (it escapes '"', '\\', '<', '>' and '&').
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+func marshalCanonical(ec EncryptionContext) []byte {
 	b, err := json.Marshal(map[string]string(ec)) // encoding/json sorts map keys
 	if err != nil {
 		panic("backend: internal error: marshal of map[string]string failed: " + err.Error())

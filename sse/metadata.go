@@ -1,0 +1,345 @@
+package sse
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/envkms/kms/backend"
+)
+
+// InternalPrefix starts the name of every internal metadata entry. Names are
+// matched without regard to case. Internal entries hold the sealed object
+// key, the wrapped data key and format details: a server stores them with
+// the object, never returns them to clients (FilterInternal) and never lets
+// a request write them (StripInternalHeaders).
+const InternalPrefix = "X-Envkms-Internal-"
+
+// Internal metadata entries (format version 1).
+const (
+	metaVersion     = InternalPrefix + "Version"      // "1"
+	metaKind        = InternalPrefix + "Kind"         // SSE-S3 | SSE-KMS | SSE-C
+	metaSealedKey   = InternalPrefix + "Sealed-Key"   // base64(salt || nonce || sealed OEK)
+	metaKMSKeyID    = InternalPrefix + "Kms-Key-Id"   // SSE-S3, SSE-KMS
+	metaKMSDataKey  = InternalPrefix + "Kms-Data-Key" // base64(wrapped data key)
+	metaKMSContext  = InternalPrefix + "Kms-Context"  // base64(JSON) of the client's context
+	metaBucketKey   = InternalPrefix + "Bucket-Key"   // "true" when requested
+	metaSegmentSize = InternalPrefix + "Segment-Size" // stream ciphertext segment size
+	metaParts       = InternalPrefix + "Parts"        // multipart: runs "first[-last]:size,…"
+)
+
+const formatVersion1 = "1"
+
+// Internal names of the kinds (stable: they are stored and authenticated).
+const (
+	kindNameS3  = "SSE-S3"
+	kindNameKMS = "SSE-KMS"
+	kindNameC   = "SSE-C"
+)
+
+func kindName(k Kind) string {
+	switch k {
+	case KindS3:
+		return kindNameS3
+	case KindKMS:
+		return kindNameKMS
+	case KindC:
+		return kindNameC
+	}
+	return ""
+}
+
+// Segment sizes accepted in metadata.
+const (
+	minSegmentSize = 128
+	maxSegmentSize = 64 << 20
+)
+
+// objectMeta is decoded version-1 metadata.
+type objectMeta struct {
+	kind        Kind
+	sealed      []byte
+	kmsKeyID    string
+	wrappedKey  []byte
+	kmsContext  map[string]string // the client's context (without aws:s3:arn)
+	bucketKey   bool
+	segmentSize int
+	parts       []Part // nil: a single stream
+}
+
+// encode writes m's public and internal entries into out.
+func (m *objectMeta) encode(out map[string]string) {
+	out[metaVersion] = formatVersion1
+	out[metaKind] = kindName(m.kind)
+	out[metaSealedKey] = base64.StdEncoding.EncodeToString(m.sealed)
+	out[metaSegmentSize] = strconv.Itoa(m.segmentSize)
+	switch m.kind {
+	case KindS3, KindKMS:
+		out[metaKMSKeyID] = m.kmsKeyID
+		out[metaKMSDataKey] = base64.StdEncoding.EncodeToString(m.wrappedKey)
+		out[HeaderSSE] = string(m.kind)
+	case KindC:
+		out[HeaderCustomerAlg] = algorithmAES256
+	}
+	if m.kind == KindKMS {
+		out[HeaderKMSKeyID] = m.kmsKeyID
+		if len(m.kmsContext) > 0 {
+			c := encodeContext(m.kmsContext)
+			out[metaKMSContext] = c
+			out[HeaderKMSContext] = c
+		}
+		if m.bucketKey {
+			out[metaBucketKey] = "true"
+			out[HeaderBucketKeyEnabled] = "true"
+		}
+	}
+	if m.parts != nil {
+		out[metaParts] = encodeParts(m.parts)
+	}
+}
+
+func encodeContext(c map[string]string) string {
+	return base64.StdEncoding.EncodeToString(backend.EncryptionContext(c).Canonical())
+}
+
+// decodeMeta decodes the internal entries of meta: (nil, nil) when there are
+// none (the object is not encrypted by this package).
+func decodeMeta(meta map[string]string) (*objectMeta, error) {
+	in := make(map[string]string, 9)
+	for k, v := range meta {
+		if !IsInternal(k) {
+			continue
+		}
+		ck := http.CanonicalHeaderKey(k)
+		if _, dup := in[ck]; dup {
+			return nil, errCorrupt("duplicate entry")
+		}
+		in[ck] = v
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	switch v, ok := in[metaVersion]; {
+	case !ok:
+		return nil, errCorrupt("no format version")
+	case v != formatVersion1:
+		return nil, newError(ErrUnsupportedVersion, "InternalError", http.StatusInternalServerError, msgInternal)
+	}
+	for k := range in {
+		switch k {
+		case metaVersion, metaKind, metaSealedKey, metaKMSKeyID, metaKMSDataKey, metaKMSContext,
+			metaBucketKey, metaSegmentSize, metaParts:
+		default:
+			return nil, errCorrupt("unknown entry")
+		}
+	}
+	m := &objectMeta{}
+	switch in[metaKind] {
+	case kindNameS3:
+		m.kind = KindS3
+	case kindNameKMS:
+		m.kind = KindKMS
+	case kindNameC:
+		m.kind = KindC
+	default:
+		return nil, errCorrupt("unknown kind")
+	}
+	var err error
+	if m.sealed, err = base64.StdEncoding.DecodeString(in[metaSealedKey]); err != nil || len(m.sealed) != sealedSize {
+		return nil, errCorrupt("bad sealed key")
+	}
+	seg, err := strconv.Atoi(in[metaSegmentSize])
+	if err != nil || seg < minSegmentSize || seg > maxSegmentSize {
+		return nil, errCorrupt("bad segment size")
+	}
+	m.segmentSize = seg
+
+	_, hasKeyID := in[metaKMSKeyID]
+	_, hasDataKey := in[metaKMSDataKey]
+	_, hasCtx := in[metaKMSContext]
+	_, hasBucketKey := in[metaBucketKey]
+	if m.kind == KindC {
+		if hasKeyID || hasDataKey || hasCtx || hasBucketKey {
+			return nil, errCorrupt("kms entries on an SSE-C object")
+		}
+	} else {
+		m.kmsKeyID = in[metaKMSKeyID]
+		if backend.ValidateKeyID(m.kmsKeyID) != nil {
+			return nil, errCorrupt("bad kms key id")
+		}
+		if m.wrappedKey, err = base64.StdEncoding.DecodeString(in[metaKMSDataKey]); err != nil || len(m.wrappedKey) == 0 {
+			return nil, errCorrupt("bad wrapped data key")
+		}
+		if hasCtx || hasBucketKey {
+			if m.kind != KindKMS {
+				return nil, errCorrupt("kms context on an SSE-S3 object")
+			}
+		}
+		if hasCtx {
+			raw, err := base64.StdEncoding.DecodeString(in[metaKMSContext])
+			if err != nil || json.Unmarshal(raw, &m.kmsContext) != nil || len(m.kmsContext) == 0 {
+				return nil, errCorrupt("bad kms context")
+			}
+			if _, ok := m.kmsContext[contextKeyARN]; ok {
+				return nil, errCorrupt("bad kms context")
+			}
+		}
+		if hasBucketKey {
+			if in[metaBucketKey] != "true" {
+				return nil, errCorrupt("bad bucket key entry")
+			}
+			m.bucketKey = true
+		}
+	}
+	if p, ok := in[metaParts]; ok {
+		if m.parts, err = decodeParts(p); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// encodeParts writes runs of consecutive part numbers with equal sizes:
+// "1-9:5242880,10:17".
+func encodeParts(parts []Part) string {
+	var b strings.Builder
+	for i := 0; i < len(parts); {
+		j := i
+		for j+1 < len(parts) && parts[j+1].Number == parts[j].Number+1 && parts[j+1].Size == parts[i].Size {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(parts[i].Number))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(parts[j].Number))
+		}
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatInt(parts[i].Size, 10))
+		i = j + 1
+	}
+	return b.String()
+}
+
+func decodeParts(s string) ([]Part, error) {
+	bad := errCorrupt("bad part list")
+	if s == "" || len(s) > MaxPartNumber*32 {
+		return nil, bad
+	}
+	var parts []Part
+	for run := range strings.SplitSeq(s, ",") {
+		nums, size, ok := strings.Cut(run, ":")
+		if !ok {
+			return nil, bad
+		}
+		firstS, lastS, isRun := strings.Cut(nums, "-")
+		first, err1 := strconv.Atoi(firstS)
+		last := first
+		var err2 error
+		if isRun {
+			last, err2 = strconv.Atoi(lastS)
+		}
+		n, err3 := strconv.ParseInt(size, 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || first < 1 || last < first || last > MaxPartNumber || n < 0 || n > maxObjectSize {
+			return nil, bad
+		}
+		if len(parts) > 0 && first <= parts[len(parts)-1].Number {
+			return nil, bad
+		}
+		for p := first; p <= last; p++ {
+			parts = append(parts, Part{Number: p, Size: n})
+		}
+	}
+	if validateParts(parts) != nil {
+		return nil, bad
+	}
+	return parts, nil
+}
+
+// maxObjectSize bounds plaintext sizes in metadata (64 TiB, above S3's
+// limits) so size arithmetic can't overflow.
+const maxObjectSize = 1 << 46
+
+// validateParts checks a part list for CompleteMultipart.
+func validateParts(parts []Part) error {
+	if len(parts) == 0 || len(parts) > MaxPartNumber {
+		return errInvalidArgument(msgBadParts)
+	}
+	var total int64
+	for i, p := range parts {
+		if p.Number < 1 || p.Number > MaxPartNumber || p.Size < 0 || p.Size > maxObjectSize || i > 0 && p.Number <= parts[i-1].Number {
+			return errInvalidArgument(msgBadParts)
+		}
+		if total += p.Size; total > maxObjectSize {
+			return errInvalidArgument(msgBadParts)
+		}
+	}
+	return nil
+}
+
+// KindOf returns the encryption kind recorded in meta: KindNone when meta has
+// no encryption entries, or only malformed ones (DecryptObject reports those
+// as errors; never serve an object as unencrypted on KindOf alone).
+func KindOf(meta map[string]string) Kind {
+	m, err := decodeMeta(meta)
+	if err != nil || m == nil {
+		return KindNone
+	}
+	return m.kind
+}
+
+// IsInternal reports whether a metadata or header name is an internal entry
+// (it starts with InternalPrefix, in any case).
+func IsInternal(name string) bool {
+	return len(name) >= len(InternalPrefix) && strings.EqualFold(name[:len(InternalPrefix)], InternalPrefix)
+}
+
+// isSSEEntry reports whether name is one of the public SSE headers.
+func isSSEEntry(name string) bool {
+	const p = "X-Amz-Server-Side-Encryption"
+	return len(name) >= len(p) && strings.EqualFold(name[:len(p)], p)
+}
+
+// FilterInternal returns a copy of meta without internal entries: what a
+// server may show to clients.
+func FilterInternal(meta map[string]string) map[string]string {
+	out := make(map[string]string, len(meta))
+	for k, v := range meta {
+		if !IsInternal(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// StripInternalHeaders deletes from a request's headers every header that
+// could become an internal entry: names starting with InternalPrefix, also
+// behind the user-metadata prefix X-Amz-Meta-. A server calls it on every
+// incoming request before it copies headers into object metadata.
+func StripInternalHeaders(h http.Header) {
+	const userMeta = "X-Amz-Meta-"
+	for k := range h {
+		name := k
+		if len(name) >= len(userMeta) && strings.EqualFold(name[:len(userMeta)], userMeta) {
+			name = name[len(userMeta):]
+		}
+		if IsInternal(name) {
+			delete(h, k)
+		}
+	}
+}
+
+// withoutSSE returns a copy of meta without internal and public SSE entries.
+func withoutSSE(meta map[string]string) map[string]string {
+	out := make(map[string]string, len(meta)+10)
+	for k, v := range meta {
+		if !IsInternal(k) && !isSSEEntry(k) {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,43 @@
+package sse
+
+import "context"
+
+// Rekey re-seals the object key of bucket/object for newReq and returns the
+// new metadata; the payload is untouched. Use it for a copy in place that
+// changes the SSE-C key, the KMS key, SSE-S3 <-> SSE-KMS or SSE-C <->
+// SSE-S3/SSE-KMS, and to move an object to a fresh data key after a master
+// key rotation. oldKey is the current SSE-C key (copy-source headers) if the
+// object is SSE-C. Entries of meta that are not SSE entries are kept.
+//
+// A copy to another bucket/object cannot be re-sealed, because the payload is
+// bound to its path: read the source with DecryptObject and write the
+// destination with EncryptObject. Removing encryption likewise needs a
+// re-write.
+func (e *Encryptor) Rekey(ctx context.Context, bucket, object string, meta map[string]string, oldKey *CustomerKey, newReq *Request) (map[string]string, error) {
+	m, err := decodeMeta(meta)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errInvalidRequest(ErrNotEncrypted, msgNotEncrypted)
+	}
+	if newReq == nil || newReq.Kind == KindNone {
+		return nil, errInvalidArgument(msgNoRekeyToNothing)
+	}
+	if err := newReq.validate(); err != nil {
+		return nil, err
+	}
+	oek, err := e.openKey(ctx, bucket, object, m, oldKey, msgEncryptedObject)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(oek)
+	nm, err := e.sealFor(ctx, bucket, object, newReq, oek, m.segmentSize)
+	if err != nil {
+		return nil, err
+	}
+	nm.parts = m.parts
+	out := withoutSSE(meta)
+	nm.encode(out)
+	return out, nil
+}

@@ -1,0 +1,434 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/envkms/kms/backend"
+)
+
+// Limits on the metadata kept in KV.
+const (
+	maxDescription = 8192
+	maxTags        = 50
+	maxTagKey      = 128
+	maxTagValue    = 256
+	maxListLimit   = 1000
+	listWorkers    = 8
+)
+
+// usageEncryptDecrypt is the only key usage: wrapping data keys.
+const usageEncryptDecrypt = "ENCRYPT_DECRYPT"
+
+// CreateKey creates a transit key (aes256-gcm96, not derived, not
+// exportable) and its KV metadata record. The record is claimed first with
+// check-and-set 0, so two concurrent creates of one id cannot both succeed;
+// if the transit key cannot be created the claim is removed again. An
+// existing transit key of the right type without a record is adopted.
+func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (backend.KeyMetadata, error) {
+	const op = "CreateKey"
+	id := req.KeyID
+	if id == "" {
+		id = backend.NewKeyID()
+	}
+	if err := backend.ValidateKeyID(id); err != nil {
+		return backend.KeyMetadata{}, opError(op, "", err)
+	}
+	usage := req.KeyUsage
+	if usage == "" {
+		usage = usageEncryptDecrypt
+	}
+	if usage != usageEncryptDecrypt {
+		return backend.KeyMetadata{}, opError(op, id, fmt.Errorf("%w: key usage must be %s", backend.ErrInvalidArgument, usageEncryptDecrypt))
+	}
+	if len(req.Description) > maxDescription || !utf8.ValidString(req.Description) {
+		return backend.KeyMetadata{}, opError(op, id, fmt.Errorf("%w: description must be valid UTF-8 of at most %d bytes", backend.ErrInvalidArgument, maxDescription))
+	}
+	if err := checkTags(req.Tags); err != nil {
+		return backend.KeyMetadata{}, opError(op, id, err)
+	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, id, err)
+	}
+	defer cancel()
+
+	existing, version, err := b.readRecord(ctx, id)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, id, err)
+	}
+	if existing != nil {
+		return backend.KeyMetadata{}, opError(op, id, backend.ErrKeyExists)
+	}
+	rec := &record{
+		Format:       recordFormat,
+		KeyID:        id,
+		Description:  req.Description,
+		KeyUsage:     usage,
+		State:        string(backend.KeyStateEnabled),
+		CreationDate: time.Now().UTC(),
+		Tags:         cloneTags(req.Tags),
+	}
+	if err := b.writeRecord(ctx, rec, version); err != nil {
+		if errors.Is(err, errCASConflict) {
+			err = backend.ErrKeyExists
+		}
+		return backend.KeyMetadata{}, opError(op, id, err)
+	}
+	tk, err := b.createTransitKey(ctx, id)
+	if err != nil {
+		b.rollbackCreate(ctx, id)
+		return backend.KeyMetadata{}, opError(op, id, err)
+	}
+	b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
+	return rec.metadata(tk.LatestVersion), nil
+}
+
+func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, error) {
+	// Creating an existing key is a no-op in Vault, so this is safe to retry.
+	s, err := b.write(ctx, b.transitKeyPath(id), map[string]any{
+		"type":                   "aes256-gcm96",
+		"derived":                false,
+		"exportable":             false,
+		"allow_plaintext_backup": false,
+	}, true)
+	if err != nil {
+		return transitKey{}, err
+	}
+	tk, err := parseTransitKey(s)
+	if err != nil { // older Vaults answer 204 without the key
+		if tk, err = b.readTransitKey(ctx, id); err != nil {
+			return transitKey{}, err
+		}
+	}
+	if tk.Type != "aes256-gcm96" || tk.Derived || tk.Exportable {
+		return transitKey{}, fmt.Errorf("%w: a transit key named %q exists that is not a plain, non-exportable aes256-gcm96 key", backend.ErrKeyExists, id)
+	}
+	if s != nil && len(s.Warnings) > 0 {
+		b.log.Info("vault: adopting an existing transit key", "key_id", id, "version", tk.LatestVersion)
+	}
+	return tk, nil
+}
+
+// rollbackCreate removes a record whose transit key could not be created.
+func (b *Backend) rollbackCreate(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(5*time.Second, b.cfg.Timeout))
+	defer cancel()
+	if err := b.del(ctx, b.kvMetadataPath(id)); err != nil {
+		b.log.Warn("vault: could not remove the metadata of a key whose creation failed", "key_id", id, "error", err)
+	}
+	b.states.drop(id)
+}
+
+// DescribeKey returns keyID's metadata: the KV record plus the transit key's
+// latest_version.
+func (b *Backend) DescribeKey(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
+	const op = "DescribeKey"
+	if err := backend.ValidateKeyID(keyID); err != nil {
+		return backend.KeyMetadata{}, opError(op, "", err)
+	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	defer cancel()
+	md, err := b.describe(ctx, keyID)
+	return md, opError(op, keyID, err)
+}
+
+func (b *Backend) describe(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
+	rec, _, err := b.readRecord(ctx, keyID)
+	if err != nil {
+		return backend.KeyMetadata{}, err
+	}
+	if rec == nil {
+		return backend.KeyMetadata{}, backend.ErrKeyNotFound
+	}
+	b.states.put(keyID, rec.State)
+	return b.withVersion(ctx, rec)
+}
+
+func (b *Backend) withVersion(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
+	tk, err := b.readTransitKey(ctx, rec.KeyID)
+	if err != nil {
+		if errors.Is(err, backend.ErrKeyNotFound) {
+			return backend.KeyMetadata{}, fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+		}
+		return backend.KeyMetadata{}, err
+	}
+	return rec.metadata(tk.LatestVersion), nil
+}
+
+// listIDs returns every key id under KeyPathPrefix, sorted.
+func (b *Backend) listIDs(ctx context.Context) ([]string, error) {
+	s, err := b.list(ctx, b.cfg.KVMount+"/metadata/"+b.cfg.KeyPathPrefix)
+	if err != nil {
+		if errors.Is(err, backend.ErrKeyNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil
+	}
+	raw, _ := s.Data["keys"].([]any)
+	ids := make([]string, 0, len(raw))
+	for _, k := range raw {
+		id, ok := k.(string)
+		if ok && !strings.HasSuffix(id, "/") && backend.ValidateKeyID(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// ListKeys pages through the keys in ascending id order. The KV metadata
+// list is read in full (Vault's LIST does not page), then the page's keys are
+// described concurrently.
+func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (backend.ListKeysResult, error) {
+	const op = "ListKeys"
+	limit := req.Limit
+	switch {
+	case limit < 0:
+		return backend.ListKeysResult{}, opError(op, "", fmt.Errorf("%w: negative limit", backend.ErrInvalidArgument))
+	case limit == 0:
+		limit = backend.DefaultListLimit
+	case limit > maxListLimit:
+		limit = maxListLimit
+	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return backend.ListKeysResult{}, opError(op, "", err)
+	}
+	defer cancel()
+	ids, err := b.listIDs(ctx)
+	if err != nil {
+		return backend.ListKeysResult{}, opError(op, "", err)
+	}
+	if req.Marker != "" {
+		i, _ := slices.BinarySearch(ids, req.Marker)
+		for i < len(ids) && ids[i] <= req.Marker {
+			i++
+		}
+		ids = ids[i:]
+	}
+	var res backend.ListKeysResult
+	if len(ids) > limit {
+		ids, res.Truncated = ids[:limit], true
+	}
+	mds := make([]backend.KeyMetadata, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, listWorkers)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			mds[i], errs[i] = b.describe(ctx, id)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			res.Keys = append(res.Keys, mds[i])
+		case errors.Is(err, backend.ErrKeyNotFound):
+			// deleted (or half-created) meanwhile: not listed
+		default:
+			return backend.ListKeysResult{}, opError(op, ids[i], err)
+		}
+	}
+	if res.Truncated && len(ids) > 0 {
+		res.NextMarker = ids[len(ids)-1]
+	}
+	return res, nil
+}
+
+// EnableKey re-enables a Disabled key (a no-op for an Enabled one).
+func (b *Backend) EnableKey(ctx context.Context, keyID string) error {
+	return b.update(ctx, "EnableKey", keyID, func(r *record) error {
+		switch backend.KeyState(r.State) {
+		case backend.KeyStateEnabled:
+			return errNoChange
+		case backend.KeyStateDisabled:
+			r.State = string(backend.KeyStateEnabled)
+			return nil
+		}
+		return backend.ErrKeyPendingDeletion
+	})
+}
+
+// DisableKey disables an Enabled key (a no-op for a Disabled one).
+func (b *Backend) DisableKey(ctx context.Context, keyID string) error {
+	return b.update(ctx, "DisableKey", keyID, func(r *record) error {
+		switch backend.KeyState(r.State) {
+		case backend.KeyStateDisabled:
+			return errNoChange
+		case backend.KeyStateEnabled:
+			r.State = string(backend.KeyStateDisabled)
+			return nil
+		}
+		return backend.ErrKeyPendingDeletion
+	})
+}
+
+// ScheduleKeyDeletion marks the key PendingDeletion with a deletion date
+// pendingDays from now. Nothing is deleted until an operator calls Purge
+// after that date.
+func (b *Backend) ScheduleKeyDeletion(ctx context.Context, keyID string, pendingDays int) (backend.KeyMetadata, error) {
+	const op = "ScheduleKeyDeletion"
+	if err := backend.ValidatePendingDays(pendingDays); err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
+		if r.publicState() == backend.KeyStatePendingDeletion {
+			return backend.ErrKeyPendingDeletion
+		}
+		d := time.Now().UTC().Add(time.Duration(pendingDays) * 24 * time.Hour)
+		r.State, r.DeletionDate = string(backend.KeyStatePendingDeletion), &d
+		return nil
+	})
+}
+
+// CancelKeyDeletion returns a PendingDeletion key to Enabled. A key that
+// Purge has already claimed cannot be saved (backend.ErrKeyPendingDeletion).
+func (b *Backend) CancelKeyDeletion(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
+	return b.updateDescribe(ctx, "CancelKeyDeletion", keyID, func(r *record) error {
+		switch r.State {
+		case string(backend.KeyStatePendingDeletion):
+			r.State, r.DeletionDate = string(backend.KeyStateEnabled), nil
+			return nil
+		case statePurging:
+			return fmt.Errorf("%w: purge in progress", backend.ErrKeyPendingDeletion)
+		}
+		return fmt.Errorf("%w: key is not pending deletion", backend.ErrInvalidArgument)
+	})
+}
+
+// RotateKey rotates the transit key: new data keys use the new version,
+// blobs under older versions keep decrypting. The key must be Enabled.
+func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
+	const op = "RotateKey"
+	if err := backend.ValidateKeyID(keyID); err != nil {
+		return backend.KeyMetadata{}, opError(op, "", err)
+	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	defer cancel()
+	rec, _, err := b.readRecord(ctx, keyID)
+	switch {
+	case err != nil:
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	case rec == nil:
+		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyNotFound)
+	case rec.publicState() == backend.KeyStatePendingDeletion:
+		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyPendingDeletion)
+	case rec.State == string(backend.KeyStateDisabled):
+		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyDisabled)
+	}
+	// Not retried: a lost answer must not rotate twice.
+	s, err := b.write(ctx, b.transitKeyPath(keyID)+"/rotate", nil, false)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	tk, err := parseTransitKey(s)
+	if err != nil {
+		if tk, err = b.readTransitKey(ctx, keyID); err != nil {
+			return backend.KeyMetadata{}, opError(op, keyID, err)
+		}
+	}
+	b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
+	return rec.metadata(tk.LatestVersion), nil
+}
+
+// TagKey merges tags into the key's tags; an empty value removes that tag.
+// Like every metadata change it is a check-and-set update, so concurrent
+// TagKey calls (from any number of processes) never lose each other's tags.
+func (b *Backend) TagKey(ctx context.Context, keyID string, tags map[string]string) (backend.KeyMetadata, error) {
+	const op = "TagKey"
+	if err := checkTags(tags); err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
+		if r.Tags == nil {
+			r.Tags = make(map[string]string)
+		}
+		for k, v := range tags {
+			if v == "" {
+				delete(r.Tags, k)
+			} else {
+				r.Tags[k] = v
+			}
+		}
+		if len(r.Tags) > maxTags {
+			return fmt.Errorf("%w: more than %d tags", backend.ErrInvalidArgument, maxTags)
+		}
+		return nil
+	})
+}
+
+// update runs updateRecord for op with the usual checks and error wrapping.
+func (b *Backend) update(ctx context.Context, op, keyID string, fn func(*record) error) error {
+	_, err := b.updateThen(ctx, op, keyID, fn, false)
+	return err
+}
+
+// updateDescribe is update followed by the transit version lookup, both
+// within one Timeout.
+func (b *Backend) updateDescribe(ctx context.Context, op, keyID string, fn func(*record) error) (backend.KeyMetadata, error) {
+	return b.updateThen(ctx, op, keyID, fn, true)
+}
+
+func (b *Backend) updateThen(ctx context.Context, op, keyID string, fn func(*record) error, describe bool) (backend.KeyMetadata, error) {
+	if err := backend.ValidateKeyID(keyID); err != nil {
+		return backend.KeyMetadata{}, opError(op, "", err)
+	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	defer cancel()
+	rec, err := b.updateRecord(ctx, keyID, fn)
+	if err != nil {
+		return backend.KeyMetadata{}, opError(op, keyID, err)
+	}
+	b.log.Info("vault: key metadata updated", "op", op, "key_id", keyID, "state", rec.publicState())
+	if !describe {
+		return backend.KeyMetadata{}, nil
+	}
+	md, err := b.withVersion(ctx, rec)
+	return md, opError(op, keyID, err)
+}
+
+func checkTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return fmt.Errorf("%w: more than %d tags", backend.ErrInvalidArgument, maxTags)
+	}
+	for k, v := range tags {
+		if k == "" || len(k) > maxTagKey || len(v) > maxTagValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: tag keys must be 1..%d and values at most %d bytes of UTF-8", backend.ErrInvalidArgument, maxTagKey, maxTagValue)
+		}
+	}
+	return nil
+}
+
+func cloneTags(t map[string]string) map[string]string {
+	if len(t) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(t))
+	for k, v := range t {
+		c[k] = v
+	}
+	return c
+}

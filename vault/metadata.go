@@ -1,0 +1,285 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/envkms/kms/backend"
+)
+
+// record is a key's metadata as stored in KV v2 at
+// <KVMount>/data/<KeyPathPrefix>/<key id>. Transit holds the key material and
+// versions; everything else lives here.
+type record struct {
+	Format       int               `json:"format"` // recordFormat
+	KeyID        string            `json:"key_id"`
+	Description  string            `json:"description"`
+	KeyUsage     string            `json:"key_usage"`
+	State        string            `json:"state"` // a backend.KeyState, or statePurging
+	CreationDate time.Time         `json:"creation_date"`
+	DeletionDate *time.Time        `json:"deletion_date,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+}
+
+const recordFormat = 1
+
+// statePurging marks a PendingDeletion key that Purge has claimed: it can no
+// longer be cancelled. It is reported as PendingDeletion.
+const statePurging = "Purging"
+
+// publicState maps a stored state to the one callers see.
+func (r *record) publicState() backend.KeyState {
+	if r.State == statePurging {
+		return backend.KeyStatePendingDeletion
+	}
+	return backend.KeyState(r.State)
+}
+
+func (r *record) metadata(version int) backend.KeyMetadata {
+	md := backend.KeyMetadata{
+		KeyID:        r.KeyID,
+		Description:  r.Description,
+		State:        r.publicState(),
+		KeyUsage:     r.KeyUsage,
+		CreationDate: r.CreationDate,
+		Version:      version,
+	}
+	if r.DeletionDate != nil {
+		d := *r.DeletionDate
+		md.DeletionDate = &d
+	}
+	if len(r.Tags) > 0 {
+		md.Tags = make(map[string]string, len(r.Tags))
+		for k, v := range r.Tags {
+			md.Tags[k] = v
+		}
+	}
+	return md
+}
+
+func (b *Backend) kvDataPath(keyID string) string {
+	return b.cfg.KVMount + "/data/" + b.cfg.KeyPathPrefix + "/" + keyID
+}
+
+func (b *Backend) kvMetadataPath(keyID string) string {
+	return b.cfg.KVMount + "/metadata/" + b.cfg.KeyPathPrefix + "/" + keyID
+}
+
+// readRecord reads keyID's record and the KV version to use for
+// check-and-set. rec is nil when there is none (never written, or its latest
+// version deleted); version is then still the one a create must name.
+func (b *Backend) readRecord(ctx context.Context, keyID string) (rec *record, version int, err error) {
+	s, err := b.read(ctx, b.kvDataPath(keyID))
+	if err != nil {
+		if errors.Is(err, backend.ErrKeyNotFound) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	if s == nil || s.Data == nil {
+		return nil, 0, nil
+	}
+	if md, ok := s.Data["metadata"].(map[string]any); ok {
+		if n, ok := md["version"].(json.Number); ok {
+			v, err := n.Int64()
+			if err == nil && v >= 0 {
+				version = int(v)
+			}
+		}
+	}
+	data, ok := s.Data["data"].(map[string]any)
+	if !ok || data == nil {
+		return nil, version, nil
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: vault KV record for %q: %v", backend.ErrUnavailable, keyID, err)
+	}
+	rec = new(record)
+	if err := json.Unmarshal(raw, rec); err != nil || rec.Format != recordFormat || rec.KeyID != keyID || !knownState(rec.State) {
+		return nil, 0, fmt.Errorf("%w: vault KV record for %q is malformed or of an unknown format", backend.ErrUnavailable, keyID)
+	}
+	return rec, version, nil
+}
+
+func knownState(s string) bool {
+	switch backend.KeyState(s) {
+	case backend.KeyStateEnabled, backend.KeyStateDisabled, backend.KeyStatePendingDeletion, statePurging:
+		return true
+	}
+	return false
+}
+
+// errCASConflict: another writer got in between our read and write.
+var errCASConflict = errors.New("vault: check-and-set conflict")
+
+// writeRecord writes rec with check-and-set version cas (0: only if absent).
+func (b *Backend) writeRecord(ctx context.Context, rec *record, cas int) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("vault: internal error: marshal record: %w", err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return fmt.Errorf("vault: internal error: unmarshal record: %w", err)
+	}
+	_, err = b.write(ctx, b.kvDataPath(rec.KeyID), map[string]any{
+		"options": map[string]any{"cas": cas},
+		"data":    data,
+	}, false)
+	var se *statusError
+	if errors.As(err, &se) && se.status == 400 && se.has("check-and-set") {
+		return errCASConflict
+	}
+	if err == nil {
+		b.states.put(rec.KeyID, rec.State)
+	}
+	return err
+}
+
+// errNoChange from an update function: nothing to write.
+var errNoChange = errors.New("vault: no change")
+
+// maxCASAttempts bounds updateRecord's read-modify-write loop.
+const maxCASAttempts = 64
+
+// updateRecord applies fn to keyID's record with check-and-set, re-reading
+// and re-applying fn when another writer got in first, so concurrent admin
+// updates are never lost. fn may return errNoChange to skip the write.
+func (b *Backend) updateRecord(ctx context.Context, keyID string, fn func(*record) error) (*record, error) {
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		rec, version, err := b.readRecord(ctx, keyID)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			return nil, backend.ErrKeyNotFound
+		}
+		b.states.put(keyID, rec.State)
+		switch err := fn(rec); {
+		case errors.Is(err, errNoChange):
+			return rec, nil
+		case err != nil:
+			return nil, err
+		}
+		err = b.writeRecord(ctx, rec, version)
+		if !errors.Is(err, errCASConflict) {
+			if err != nil {
+				return nil, err
+			}
+			return rec, nil
+		}
+		if attempt > 0 {
+			t := time.NewTimer(backoff(min(attempt, 3)) / 4)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, ctx.Err())
+			case <-t.C:
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: vault KV record for %q: too many concurrent updates", backend.ErrUnavailable, keyID)
+}
+
+// stateTTL is how long GenerateDataKey, Decrypt and Rewrap trust a key state
+// read from KV. Changes made through this Backend apply at once; changes by
+// another process (another replica, an operator) apply within stateTTL. The
+// cache saves a KV round trip on every data-key call.
+const stateTTL = time.Second
+
+type stateEntry struct {
+	state string
+	at    time.Time
+}
+
+// stateCache remembers the states of existing keys only (so it is bounded by
+// the number of keys in Vault, whatever ciphertexts callers send).
+type stateCache struct {
+	mu sync.RWMutex
+	m  map[string]stateEntry
+}
+
+func newStateCache() *stateCache { return &stateCache{m: make(map[string]stateEntry)} }
+
+func (c *stateCache) get(keyID string) (string, bool) {
+	c.mu.RLock()
+	e, ok := c.m[keyID]
+	c.mu.RUnlock()
+	if !ok || time.Since(e.at) > stateTTL {
+		return "", false
+	}
+	return e.state, true
+}
+
+func (c *stateCache) put(keyID, state string) {
+	c.mu.Lock()
+	c.m[keyID] = stateEntry{state: state, at: time.Now()}
+	c.mu.Unlock()
+}
+
+func (c *stateCache) drop(keyID string) {
+	c.mu.Lock()
+	delete(c.m, keyID)
+	c.mu.Unlock()
+}
+
+// keyState returns keyID's state, from the cache or KV.
+func (b *Backend) keyState(ctx context.Context, keyID string) (string, error) {
+	if s, ok := b.states.get(keyID); ok {
+		return s, nil
+	}
+	rec, _, err := b.readRecord(ctx, keyID)
+	if err != nil {
+		return "", err
+	}
+	if rec == nil {
+		return "", backend.ErrKeyNotFound
+	}
+	b.states.put(keyID, rec.State)
+	return rec.State, nil
+}
+
+// transitKey is what DescribeKey needs from transit/keys/<id>.
+type transitKey struct {
+	Type          string
+	Derived       bool
+	Exportable    bool
+	LatestVersion int
+}
+
+func parseTransitKey(s *api.Secret) (transitKey, error) {
+	if s == nil || s.Data == nil {
+		return transitKey{}, backend.ErrKeyNotFound
+	}
+	var k transitKey
+	k.Type, _ = s.Data["type"].(string)
+	k.Derived, _ = s.Data["derived"].(bool)
+	k.Exportable, _ = s.Data["exportable"].(bool)
+	if n, ok := s.Data["latest_version"].(json.Number); ok {
+		if v, err := n.Int64(); err == nil && v > 0 && v < 1<<31 {
+			k.LatestVersion = int(v)
+		}
+	}
+	if k.LatestVersion == 0 {
+		return transitKey{}, fmt.Errorf("%w: vault transit key answer without latest_version", backend.ErrUnavailable)
+	}
+	return k, nil
+}
+
+func (b *Backend) transitKeyPath(keyID string) string { return b.cfg.MountPath + "/keys/" + keyID }
+
+// readTransitKey reads transit/keys/<id>; ErrKeyNotFound if absent.
+func (b *Backend) readTransitKey(ctx context.Context, keyID string) (transitKey, error) {
+	s, err := b.read(ctx, b.transitKeyPath(keyID))
+	if err != nil {
+		return transitKey{}, err
+	}
+	return parseTransitKey(s)
+}

@@ -3,6 +3,7 @@ package kms
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // BackendType names a master-key backend.
@@ -174,7 +175,9 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("secret: want a JSON string")
+		// A type error (which encoding/json completes with the field name)
+		// that does not quote the value.
+		return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[string]()}
 	}
 	*s = Secret(v)
 	return nil

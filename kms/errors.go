@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/envkms/kms/backend"
+	"github.com/envkms/kms/local"
 )
 
 // Manager errors.
@@ -37,9 +38,14 @@ var (
 	ErrUnsupported        = backend.ErrUnsupported
 )
 
+// ErrWrongMasterKey is wrapped by Start's (or a hot swap's) error when the
+// master key does not open the local key directory. Re-exported from package
+// local.
+var ErrWrongMasterKey = local.ErrWrongMasterKey
+
 // FieldProblem is one invalid Config field.
 type FieldProblem struct {
-	Field   string // JSON name, e.g. "key_dir"
+	Field   string // JSON name, e.g. "key_dir" (an environment variable for ConfigFromEnv; empty for the JSON as a whole)
 	Problem string // never contains a secret value
 }
 
@@ -55,8 +61,10 @@ func (e *ConfigError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(p.Field)
-		b.WriteString(": ")
+		if p.Field != "" {
+			b.WriteString(p.Field)
+			b.WriteString(": ")
+		}
 		b.WriteString(p.Problem)
 	}
 	return b.String()

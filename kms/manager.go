@@ -1,76 +1,119 @@
 package kms
 
-// STUB: the kms helper replaces this file with the real Manager. The method
-// set below is the contract other packages (sse, admin) compile against.
-
 import (
 	"context"
-	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/envkms/kms/backend"
 )
 
-// Manager owns the active backend, the data-key cache and the lifecycle.
+// Manager owns the active master-key backend, the data-key cache and their
+// lifecycle:
+//
+//	NotConfigured --Configure--> Configured --Start--> Running --Stop--> Configured
+//	                                  |                    |
+//	                                  +--Start fails--> Error (Status.Error says why;
+//	                                                    Configure, Reconfigure or Start again)
+//
+// While Running, the backend, cache and effective Config form one immutable
+// runtime that calls use; Reconfigure builds and health-checks a new runtime,
+// swaps it in atomically and retires the old one once the calls that started
+// on it have returned (a hot swap). Calls made while not Running fail with
+// ErrNotRunning.
+//
+// Every backend call gets a deadline of timeout_seconds (retries included)
+// and, for calls that are safe to repeat, up to retry_attempts retries with
+// exponential backoff and jitter when the backend reports ErrUnavailable.
+// Retried: DescribeKey, ListKeys, EnableKey, DisableKey, GenerateDataKey,
+// Decrypt, Rewrap and health probes. GenerateDataKey is retried because an
+// attempt leaves no state behind (each attempt draws a fresh key and only the
+// successful attempt's key is returned). Never retried: CreateKey,
+// RotateKey, ScheduleKeyDeletion and CancelKeyDeletion, whose repetition
+// after a lost answer would act twice or fail spuriously.
+//
+// A Manager is safe for concurrent use. The zero Manager is not usable; call
+// NewManager.
 type Manager struct {
-	logger *slog.Logger
+	logger     *slog.Logger
+	newBackend backendFactory
+
+	// lifecycle serialises Configure, Reconfigure, Start and Stop, which may
+	// take long (Argon2id unlock, Vault login); mu guards the fields below
+	// and is held only briefly, so Status and calls never wait for a swap.
+	lifecycle sync.Mutex
+	mu        sync.Mutex
+	state     State
+	cfg       Config // valid unless state is NotConfigured
+	reason    string // why state is Error
+
+	rt    atomic.Pointer[runtime] // non-nil exactly while Running
+	stats counters
 }
+
+// backendFactory builds a backend for cfg; tests substitute fakes.
+type backendFactory func(ctx context.Context, cfg Config, logger *slog.Logger) (backend.Backend, error)
 
 // Option configures a Manager.
 type Option func(*Manager)
 
-// WithLogger sets the structured logger (default: slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(m *Manager) { m.logger = l } }
+// WithLogger sets the structured logger (default: slog.Default()). The
+// Manager logs lifecycle events at Info, failed calls at Debug (caller
+// errors such as ErrKeyNotFound) or Warn (backend faults), with the
+// operation and key id, never key material or credentials.
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Manager) {
+		if l != nil {
+			m.logger = l
+		}
+	}
+}
 
 // NewManager returns a Manager in state NotConfigured.
 func NewManager(opts ...Option) *Manager {
-	m := &Manager{}
+	m := &Manager{
+		logger:     slog.Default(),
+		newBackend: openBackend,
+		state:      StateNotConfigured,
+	}
 	for _, o := range opts {
 		o(m)
 	}
 	return m
 }
 
-func (m *Manager) Configure(ctx context.Context, c Config) error        { return ErrNotRunning }
-func (m *Manager) Reconfigure(ctx context.Context, p ConfigPatch) error { return ErrNotRunning }
-func (m *Manager) Start(ctx context.Context) error                      { return ErrNotRunning }
-func (m *Manager) Stop(ctx context.Context) error                       { return ErrNotRunning }
-func (m *Manager) Status(ctx context.Context) Status                    { return Status{State: StateNotConfigured} }
-func (m *Manager) Config() (Config, bool)                               { return Config{}, false }
-func (m *Manager) ClearCache()                                          {}
-func (m *Manager) Stats() Stats                                         { return Stats{} }
-func (m *Manager) CreateKey(ctx context.Context, req CreateKeyRequest) (KeyMetadata, error) {
-	return KeyMetadata{}, ErrNotRunning
+// snapshot returns the state, a copy of the Config and the error reason.
+func (m *Manager) snapshot() (State, Config, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state, m.cfg.clone(), m.reason
 }
-func (m *Manager) DescribeKey(ctx context.Context, keyID string) (KeyMetadata, error) {
-	return KeyMetadata{}, ErrNotRunning
-}
-func (m *Manager) ListKeys(ctx context.Context, req ListKeysRequest) (ListKeysResult, error) {
-	return ListKeysResult{}, ErrNotRunning
-}
-func (m *Manager) EnableKey(ctx context.Context, keyID string) error  { return ErrNotRunning }
-func (m *Manager) DisableKey(ctx context.Context, keyID string) error { return ErrNotRunning }
-func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pendingDays int) (KeyMetadata, error) {
-	return KeyMetadata{}, ErrNotRunning
-}
-func (m *Manager) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error) {
-	return KeyMetadata{}, ErrNotRunning
-}
-func (m *Manager) RotateKey(ctx context.Context, keyID string) (KeyMetadata, error) {
-	return KeyMetadata{}, ErrNotRunning
-}
-func (m *Manager) GenerateDataKey(ctx context.Context, keyID string, ec EncryptionContext) (DataKey, error) {
-	return DataKey{}, ErrNotRunning
-}
-func (m *Manager) Decrypt(ctx context.Context, ciphertext []byte, ec EncryptionContext) (DataKey, error) {
-	return DataKey{}, ErrNotRunning
-}
-func (m *Manager) Rewrap(ctx context.Context, ciphertext []byte, ec EncryptionContext) ([]byte, error) {
-	return nil, ErrNotRunning
-}
-func (m *Manager) DefaultKeyID() string { return "" }
 
-func NewEncryptWriter(ctx context.Context, m *Manager, w io.Writer, keyID string, ec EncryptionContext) (io.WriteCloser, error) {
-	return nil, ErrNotRunning
+func (m *Manager) setState(s State, cfg Config, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state, m.cfg, m.reason = s, cfg, reason
 }
-func NewDecryptReader(ctx context.Context, m *Manager, r io.Reader, ec EncryptionContext) (io.Reader, error) {
-	return nil, ErrNotRunning
+
+// Config returns a copy of the current configuration, and false while the
+// Manager is NotConfigured. Its secrets are of type Secret and print
+// redacted; use Summary for display.
+func (m *Manager) Config() (Config, bool) {
+	st, cfg, _ := m.snapshot()
+	if st == StateNotConfigured {
+		return Config{}, false
+	}
+	return cfg, true
+}
+
+// DefaultKeyID returns the configured default_key_id (used by
+// GenerateDataKey and NewEncryptWriter when given an empty key id), or "".
+func (m *Manager) DefaultKeyID() string {
+	if rt := m.rt.Load(); rt != nil {
+		return rt.cfg.DefaultKeyID
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg.DefaultKeyID
 }

@@ -4,8 +4,9 @@ package kms
 type State string
 
 // Manager states. NotConfigured → Configured (Configure) → Running (Start) ⇄
-// Configured (Stop); Error (with Status.Error giving the reason) when Start or
-// a hot swap failed.
+// Configured (Stop); Error (with Status.Error giving the reason) when Start
+// failed. A failed hot swap (Reconfigure while Running) leaves the Manager
+// Running on its previous backend and returns the error instead.
 const (
 	StateNotConfigured State = "NotConfigured"
 	StateConfigured    State = "Configured"

@@ -1,0 +1,107 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/envkms/kms/backend"
+)
+
+// CreateKey creates a master key (an empty req.KeyID gets a generated UUID).
+// An existing id yields ErrKeyExists. Not retried.
+func (m *Manager) CreateKey(ctx context.Context, req CreateKeyRequest) (KeyMetadata, error) {
+	return run(m, opCreateKey, req.KeyID, func(rt *runtime) (KeyMetadata, error) {
+		md, err := invoke(ctx, m, rt, opCreateKey, req.KeyID, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
+			return b.CreateKey(ctx, req)
+		})
+		if err == nil {
+			m.logger.Info("kms: key created", "key_id", md.KeyID)
+		}
+		return md, err
+	})
+}
+
+// DescribeKey returns a key's metadata or ErrKeyNotFound.
+func (m *Manager) DescribeKey(ctx context.Context, keyID string) (KeyMetadata, error) {
+	return keyCall(ctx, m, opDescribeKey, keyID, backend.Backend.DescribeKey)
+}
+
+// ListKeys returns a page of keys in ascending id order.
+func (m *Manager) ListKeys(ctx context.Context, req ListKeysRequest) (ListKeysResult, error) {
+	return run(m, opListKeys, "", func(rt *runtime) (ListKeysResult, error) {
+		return invoke(ctx, m, rt, opListKeys, "", func(ctx context.Context, b backend.Backend) (ListKeysResult, error) {
+			return b.ListKeys(ctx, req)
+		})
+	})
+}
+
+// EnableKey re-enables a disabled key.
+func (m *Manager) EnableKey(ctx context.Context, keyID string) error {
+	_, err := keyCall(ctx, m, opEnableKey, keyID, noResult(backend.Backend.EnableKey))
+	if err == nil {
+		m.logger.Info("kms: key enabled", "key_id", keyID)
+	}
+	return err
+}
+
+// DisableKey disables a key: GenerateDataKey is refused with ErrKeyDisabled;
+// Decrypt keeps working.
+func (m *Manager) DisableKey(ctx context.Context, keyID string) error {
+	_, err := keyCall(ctx, m, opDisableKey, keyID, noResult(backend.Backend.DisableKey))
+	if err == nil {
+		m.logger.Info("kms: key disabled", "key_id", keyID)
+	}
+	return err
+}
+
+// ScheduleKeyDeletion marks a key PendingDeletion for pendingDays (7..30).
+// From then on the backend refuses Decrypt with the key, so the Manager also
+// clears its data-key cache, which would otherwise keep serving the key's
+// data keys until they expire. Not retried.
+func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pendingDays int) (KeyMetadata, error) {
+	return run(m, opScheduleKeyDeletion, keyID, func(rt *runtime) (KeyMetadata, error) {
+		md, err := invoke(ctx, m, rt, opScheduleKeyDeletion, keyID, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
+			return b.ScheduleKeyDeletion(ctx, keyID, pendingDays)
+		})
+		if err == nil {
+			if rt.cache != nil {
+				rt.cache.Clear()
+			}
+			m.logger.Info("kms: key deletion scheduled", "key_id", keyID, "pending_days", pendingDays)
+		}
+		return md, err
+	})
+}
+
+// CancelKeyDeletion returns a PendingDeletion key to Enabled. Not retried.
+func (m *Manager) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error) {
+	md, err := keyCall(ctx, m, opCancelKeyDeletion, keyID, backend.Backend.CancelKeyDeletion)
+	if err == nil {
+		m.logger.Info("kms: key deletion cancelled", "key_id", keyID)
+	}
+	return md, err
+}
+
+// RotateKey gives a key a new version for new data keys; data keys wrapped
+// under older versions keep decrypting. Not retried.
+func (m *Manager) RotateKey(ctx context.Context, keyID string) (KeyMetadata, error) {
+	md, err := keyCall(ctx, m, opRotateKey, keyID, backend.Backend.RotateKey)
+	if err == nil {
+		m.logger.Info("kms: key rotated", "key_id", keyID, "version", md.Version)
+	}
+	return md, err
+}
+
+// keyCall runs a backend method that takes a key id.
+func keyCall[T any](ctx context.Context, m *Manager, o op, keyID string, method func(backend.Backend, context.Context, string) (T, error)) (T, error) {
+	return run(m, o, keyID, func(rt *runtime) (T, error) {
+		return invoke(ctx, m, rt, o, keyID, func(ctx context.Context, b backend.Backend) (T, error) {
+			return method(b, ctx, keyID)
+		})
+	})
+}
+
+func noResult(method func(backend.Backend, context.Context, string) error) func(backend.Backend, context.Context, string) (struct{}, error) {
+	return func(b backend.Backend, ctx context.Context, keyID string) (struct{}, error) {
+		return struct{}{}, method(b, ctx, keyID)
+	}
+}

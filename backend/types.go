@@ -159,3 +159,13 @@ func (ec EncryptionContext) Clone() EncryptionContext {
 	}
 	return c
 }
+
+// MarshalJSON marshals KeyID and Ciphertext only: Plaintext never leaves the
+// process through encoding/json by accident. Encode it explicitly where a
+// protocol requires it (as the admin API's generate-data-key does).
+func (k DataKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		KeyID      string
+		Ciphertext []byte
+	}{k.KeyID, k.Ciphertext})
+}

@@ -75,3 +75,14 @@ func BenchmarkCanonical(b *testing.B) {
 		}
 	})
 }
+
+func TestDataKeyJSONOmitsPlaintext(t *testing.T) {
+	dk := DataKey{KeyID: "k", Plaintext: bytes.Repeat([]byte{0xAB}, 32), Ciphertext: []byte{1, 2}}
+	b, err := json.Marshal(dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "q6ur") || strings.Contains(string(b), "Plaintext") {
+		t.Fatalf("JSON leaks plaintext: %s", b)
+	}
+}

@@ -1,0 +1,100 @@
+// Command s3server is a small S3-compatible server (path-style) that stores
+// objects as files and encrypts every object with package sse: SSE-S3,
+// SSE-KMS and SSE-C, with master keys in a local key directory under the
+// data directory. It also serves the KMS admin API under /admin/v3/.
+//
+// Usage:
+//
+//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK] [-allow-insecure-ssec]
+//
+// With -access-key and -secret-key every S3 and admin request must be signed
+// (AWS Signature Version 4) with them; without, requests are anonymous. The
+// secret key may come from the environment variable S3SERVER_SECRET_KEY
+// instead of the command line.
+// -allow-insecure-ssec accepts SSE-C keys over plain HTTP (local testing
+// only). The local master secret is generated into DIR/.kms/master.key (mode
+// 0600) on first start: fine for an example, not for production.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/envkms/kms/examples/s3server/s3srv"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "s3server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("s3server", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:9000", "listen address")
+	data := fs.String("data", "", "data directory (required)")
+	ak := fs.String("access-key", "", "access key required in SigV4 signatures (with -secret-key)")
+	sk := fs.String("secret-key", "", "secret key of -access-key (or set S3SERVER_SECRET_KEY, which keeps it out of the process list)")
+	insecure := fs.Bool("allow-insecure-ssec", false, "accept SSE-C customer keys over plain HTTP (testing only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		fs.Usage()
+		return errors.New("-data is required")
+	}
+	if *sk == "" {
+		*sk = os.Getenv("S3SERVER_SECRET_KEY")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := s3srv.New(ctx, s3srv.Config{
+		DataDir: *data, AccessKey: *ak, SecretKey: *sk, AllowInsecureSSEC: *insecure, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+	}()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if *insecure {
+		log.Warn("s3server: -allow-insecure-ssec: SSE-C customer keys are accepted over plain HTTP")
+	}
+	log.Info("s3server: listening", "addr", ln.Addr().String(), "data", *data, "admin", s3srv.AdminPrefix)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}

@@ -1,0 +1,67 @@
+package s3srv
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/envkms/kms/sse"
+)
+
+// Config configures a Server.
+type Config struct {
+	// DataDir holds buckets, objects and the KMS key directory. Required.
+	DataDir string
+
+	// AccessKey and SecretKey, when both set, make every S3 and admin
+	// request require an AWS Signature Version 4 for them. When both are
+	// empty the server accepts anonymous requests (and logs a warning).
+	AccessKey string
+	SecretKey string
+
+	// AllowInsecureSSEC accepts SSE-C customer keys on plain-HTTP
+	// connections. For loopback testing only: the key travels in clear.
+	AllowInsecureSSEC bool
+
+	// DisableEncryption stores objects in plaintext and refuses SSE
+	// headers. It exists only to measure the cost of encryption in the
+	// benchmark; never use it to serve data.
+	DisableEncryption bool
+
+	// Region is the SigV4 signing region clients use (default "us-east-1";
+	// the verifier accepts any region in the credential scope).
+	Region string
+
+	// Concurrency is the number of goroutines that encrypt or decrypt the
+	// segments of one object (default 2).
+	Concurrency int
+
+	// WrapKeyManager, if set, wraps the KMS Manager as sse sees it: for
+	// instrumentation and tests (e.g. recording which data keys were
+	// issued). It must keep the KeyManager contract.
+	WrapKeyManager func(sse.KeyManager) sse.KeyManager
+
+	// Logger receives request and startup logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// ErrConfig is wrapped by New's errors about an invalid Config.
+var ErrConfig = errors.New("s3srv: invalid configuration")
+
+func (c *Config) validate() error {
+	switch {
+	case c.DataDir == "":
+		return errors.Join(ErrConfig, errors.New("DataDir is required"))
+	case (c.AccessKey == "") != (c.SecretKey == ""):
+		return errors.Join(ErrConfig, errors.New("set both AccessKey and SecretKey, or neither"))
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package s3srv
+
+import (
+	"bufio"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/envkms/kms/sse"
+)
+
+// countingWriter counts and hashes what goes to the stored file.
+type countingWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.h.Write(p[:n])
+	return n, err
+}
+
+// encrypter starts an sse writer into the stored file.
+type encrypter func(dst io.Writer) (*sse.ObjectWriter, error)
+
+// writeStored writes src into f through start's encryption (plaintext when
+// start is nil). It returns the stored size, the ETag (hex MD5 of the stored
+// bytes: of the ciphertext when encrypted, so it reveals nothing about the
+// plaintext) and the sse metadata.
+func writeStored(f *os.File, src io.Reader, start encrypter) (int64, string, map[string]string, error) {
+	cw := &countingWriter{w: f, h: md5.New()}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	var meta map[string]string
+	if start == nil {
+		if _, err := io.Copy(bw, src); err != nil {
+			return 0, "", nil, err
+		}
+	} else {
+		ow, err := start(bw)
+		if err != nil {
+			return 0, "", nil, err
+		}
+		if _, err := io.Copy(ow, src); err != nil {
+			_ = ow.Close() // releases the object key; the file is discarded
+			return 0, "", nil, err
+		}
+		if err := ow.Close(); err != nil {
+			return 0, "", nil, err
+		}
+		meta = ow.Metadata()
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, "", nil, err
+	}
+	return cw.n, hex.EncodeToString(cw.h.Sum(nil)), meta, nil
+}
+
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if err := validObjectKey(key); err != nil {
+		return err
+	}
+	headers, user, herr := objectHeadersFrom(r.Header)
+	if herr != nil {
+		return herr
+	}
+	var req *sse.Request
+	if s.cfg.DisableEncryption {
+		if hasSSEHeaders(r.Header) {
+			return errEncryptionDisabled()
+		}
+		if _, err := s.store.bucketInfo(bucket); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if req, err = s.encryptionFor(r, bucket); err != nil {
+			return err
+		}
+		if req.CustomerKey != nil {
+			defer req.CustomerKey.Zero()
+		}
+	}
+	pr, perr := s.openPayload(r)
+	if perr != nil {
+		return perr
+	}
+	f, err := s.store.tempFile()
+	if err != nil {
+		return errInternal(err)
+	}
+	var start encrypter
+	if !s.cfg.DisableEncryption {
+		start = func(dst io.Writer) (*sse.ObjectWriter, error) {
+			return s.enc.EncryptObject(r.Context(), bucket, key, req, dst)
+		}
+	}
+	stored, etag, meta, err := writeStored(f, pr, start)
+	if err != nil {
+		discardTemp(f)
+		return err
+	}
+	om := objectMeta{
+		Size: pr.Size(), StoredSize: stored, ETag: etag, LastModified: s.now().UTC(),
+		Headers: headers, UserMeta: user, SSE: meta,
+	}
+	if err := s.store.commitObject(bucket, key, f, om); err != nil {
+		return err
+	}
+	w.Header().Set("ETag", quoteETag(etag))
+	if meta != nil {
+		setSSEHeaders(w, sse.ResponseHeaders(meta, customerKeyOf(req)))
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func customerKeyOf(req *sse.Request) *sse.CustomerKey {
+	if req == nil {
+		return nil
+	}
+	return req.CustomerKey
+}
+
+// firstReadSize is how much of a GET body is decrypted before the status
+// line is sent, so that a wrong key or a tampered first segment becomes a
+// proper error response.
+const firstReadSize = 256 << 10
+
+// getObject serves GetObject, or HeadObject when head is set.
+func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string, head bool) error {
+	var ckey *sse.CustomerKey
+	if s.cfg.DisableEncryption {
+		if hasSSEHeaders(r.Header) {
+			return errEncryptionDisabled()
+		}
+	} else {
+		var err error
+		ckey, err = sse.ParseGet(r.Header, r.TLS != nil, sse.AllowInsecureSSEC(s.cfg.AllowInsecureSSEC))
+		if err != nil {
+			return err
+		}
+		if ckey != nil {
+			defer ckey.Zero()
+		}
+	}
+	om, f, err := s.store.openObject(bucket, key)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	var (
+		size      int64
+		body      io.ReaderAt
+		sseHeader http.Header
+		obj       *sse.ObjectReader
+	)
+	switch {
+	case s.cfg.DisableEncryption:
+		if len(om.SSE) != 0 {
+			return errInvalidRequest("The object is encrypted and this server runs with encryption disabled.")
+		}
+		size, body = om.StoredSize, f
+	case head:
+		if sseHeader, err = s.enc.Head(r.Context(), bucket, key, om.SSE, ckey); err != nil {
+			return err
+		}
+		size = om.Size
+	default:
+		if obj, err = s.enc.DecryptObject(r.Context(), bucket, key, om.SSE, ckey, f, om.StoredSize); err != nil {
+			return err
+		}
+		defer obj.Close() // zeroes the object key
+		size, body, sseHeader = obj.Size(), obj, obj.Header()
+	}
+
+	rng, partial, rerr := parseRange(r.Header.Get("Range"), size)
+	if rerr != nil {
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		return rerr
+	}
+	if !partial {
+		rng = byteRange{Start: 0, Length: size}
+	}
+	setObjectHeaders(w, om)
+	setSSEHeaders(w, sseHeader)
+	w.Header().Set("Content-Length", strconv.FormatInt(rng.Length, 10))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		w.Header().Set("Content-Range", "bytes "+strconv.FormatInt(rng.Start, 10)+"-"+
+			strconv.FormatInt(rng.Start+rng.Length-1, 10)+"/"+strconv.FormatInt(size, 10))
+	}
+	if head {
+		w.WriteHeader(status)
+		return nil
+	}
+
+	var src io.Reader
+	if obj != nil {
+		src = obj.Range(rng.Start, rng.Length)
+	} else {
+		src = io.NewSectionReader(body, rng.Start, rng.Length)
+	}
+	// Decrypt the beginning before committing to a status, so failures
+	// there are clean S3 errors.
+	first := make([]byte, min(rng.Length, firstReadSize))
+	if _, err := io.ReadFull(src, first); err != nil {
+		return readErr(err)
+	}
+	w.WriteHeader(status)
+	if _, err := w.Write(first); err != nil {
+		return nil // client went away
+	}
+	ww := &writeErrRecorder{w: w}
+	_, err = io.Copy(ww, src)
+	if err != nil && ww.err == nil {
+		s.log.Error("s3server: reading the object failed mid-response; aborting the connection",
+			"bucket", bucket, "key", key, "cause", err.Error())
+		// The status line is out: the only honest signal left is an
+		// incomplete response, never a short "clean" body.
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// writeErrRecorder remembers its writer's error, so that an io.Copy error
+// can be told apart as a read (decryption) error. It lets io.Copy use the
+// source's WriteTo, which avoids a second buffer.
+type writeErrRecorder struct {
+	w   io.Writer
+	err error
+}
+
+func (e *writeErrRecorder) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// readErr maps an error reading stored data before the response started.
+func readErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errInternal(errors.New("stored object is shorter than its metadata says"))
+	}
+	return err
+}
+
+func (s *Server) deleteObject(w http.ResponseWriter, _ *http.Request, bucket, key string) error {
+	if err := s.store.deleteObject(bucket, key); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,95 @@
+package s3srv
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/envkms/kms/sse"
+)
+
+// contentHeaderNames are the standard headers stored with an object and
+// returned on GET/HEAD.
+func contentHeaderNames() [6]string {
+	return [...]string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"}
+}
+
+const maxUserMetadata = 2 << 10 // S3: 2 KB of user-defined metadata
+
+// objectHeadersFrom collects the content headers and x-amz-meta-* user
+// metadata of a PUT, CopyObject (REPLACE) or CreateMultipartUpload. Internal
+// names are dropped even if StripInternalHeaders missed them.
+func objectHeadersFrom(h http.Header) (headers, user map[string]string, err *Error) {
+	headers = map[string]string{}
+	for _, name := range contentHeaderNames() {
+		v := h.Get(name)
+		if name == "Content-Encoding" {
+			v = storedContentEncoding(v)
+		}
+		if v != "" {
+			headers[name] = v
+		}
+	}
+	if headers["Content-Type"] == "" {
+		headers["Content-Type"] = "binary/octet-stream"
+	}
+	user = map[string]string{}
+	size := 0
+	for name, vs := range h {
+		if !strings.HasPrefix(name, "X-Amz-Meta-") || sse.IsInternal(name) || len(vs) == 0 {
+			continue
+		}
+		user[name] = strings.Join(vs, ",")
+		size += len(name) - len("X-Amz-Meta-") + len(user[name])
+	}
+	if size > maxUserMetadata {
+		return nil, nil, s3err("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size.")
+	}
+	return headers, user, nil
+}
+
+// setObjectHeaders writes an object's stored headers to a GET/HEAD response.
+func setObjectHeaders(w http.ResponseWriter, om objectMeta) {
+	h := w.Header()
+	for k, v := range om.Headers {
+		h.Set(k, v)
+	}
+	for k, v := range om.UserMeta {
+		if !sse.IsInternal(k) {
+			h.Set(k, v)
+		}
+	}
+	h.Set("ETag", quoteETag(om.ETag))
+	h.Set("Last-Modified", om.LastModified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	if om.PartsCount > 0 {
+		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(om.PartsCount))
+	}
+}
+
+// setSSEHeaders copies sse's response headers, never an internal one.
+func setSSEHeaders(w http.ResponseWriter, sh http.Header) {
+	for k, vs := range sh {
+		if sse.IsInternal(k) {
+			continue
+		}
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+}
+
+// hasSSEHeaders reports whether a request carries any SSE header (used to
+// refuse them when encryption is disabled).
+func hasSSEHeaders(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(k, "X-Amz-Server-Side-Encryption") || strings.HasPrefix(k, "X-Amz-Copy-Source-Server-Side-Encryption") {
+			return true
+		}
+	}
+	return false
+}
+
+func errEncryptionDisabled() *Error {
+	return errNotImplemented("Server-side encryption is disabled on this server (benchmark mode).")
+}

@@ -64,9 +64,13 @@ func WithMaxBufferedBody(n int64) SigV4Option { return func(v *SigV4Verifier) { 
 //     EOF, so callers must read the whole body before acting on it (the admin
 //     handler does);
 //   - UNSIGNED-PAYLOAD: the body is not bound (as in S3);
+//   - STREAMING-UNSIGNED-PAYLOAD-TRAILER (what aws-sdk-go-v2 sends for uploads
+//     over HTTPS): the body is not bound either and is passed on still
+//     aws-chunked encoded; the server decodes it and checks the trailing
+//     checksum (examples/s3server does);
 //   - STREAMING-AWS4-HMAC-SHA256-PAYLOAD: the aws-chunked body is decoded and
 //     every chunk signature is verified (with the SDK's stream signer) before
-//     its bytes are released; trailer variants are refused;
+//     its bytes are released; the signed trailer variant is refused;
 //   - no header (header form): the body, up to WithMaxBufferedBody, is read and
 //     hashed before the signature is checked;
 //   - presigned URLs: UNSIGNED-PAYLOAD, or the empty-body hash.
@@ -109,6 +113,7 @@ const (
 	amzDateLayout    = "20060102T150405Z"
 	scopeDateLayout  = "20060102"
 	unsignedPayload  = "UNSIGNED-PAYLOAD"
+	unsignedTrailer  = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 	streamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 	emptySHA256      = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	maxPresignExpiry = 7 * 24 * time.Hour
@@ -363,7 +368,7 @@ func (v *SigV4Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Valu
 	if len(declared) == 1 {
 		ph := declared[0]
 		switch {
-		case ph == unsignedPayload, ph == streamingPayload:
+		case ph == unsignedPayload, ph == unsignedTrailer, ph == streamingPayload:
 		case len(ph) == sha256.Size*2 && isLowerHex(ph):
 		case strings.HasPrefix(ph, "STREAMING-"):
 			return payloadPlan{}, authFail("unsupported streaming payload mode")

@@ -326,7 +326,7 @@ func TestSigV4Refuses(t *testing.T) {
 		{"trailer streaming mode", func(t *testing.T) *http.Request {
 			r := newReq(t, "POST", u, body)
 			o := defaultSign()
-			o.payloadHash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+			o.payloadHash = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 			signReq(t, r, body, o)
 			return r
 		}, "unsupported streaming"},

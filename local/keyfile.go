@@ -19,7 +19,7 @@ const (
 	maxKeyFileSize = 16 << 20
 	// maxVersions bounds rotations per key (and so the file size).
 	maxVersions  = 50_000
-	usageEncrypt = "ENCRYPT_DECRYPT"
+	usageEncrypt = backend.KeyUsageEncryptDecrypt
 )
 
 // keyFile is the on-disk form of a key. In a sealed directory each version

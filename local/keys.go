@@ -8,36 +8,9 @@ import (
 	"os"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/envkms/kms/backend"
 )
-
-// Limits on key metadata (as AWS KMS), keeping key files small.
-const (
-	maxDescription = 8192
-	maxTags        = 50
-	maxTagKey      = 128
-	maxTagValue    = 256
-)
-
-func validateRequest(req *backend.CreateKeyRequest) error {
-	if req.KeyUsage != "" && req.KeyUsage != usageEncrypt {
-		return fmt.Errorf("%w: key usage %q not supported (want %s)", backend.ErrInvalidArgument, req.KeyUsage, usageEncrypt)
-	}
-	if len(req.Description) > maxDescription || !utf8.ValidString(req.Description) {
-		return fmt.Errorf("%w: description must be valid UTF-8 of at most %d bytes", backend.ErrInvalidArgument, maxDescription)
-	}
-	if len(req.Tags) > maxTags {
-		return fmt.Errorf("%w: at most %d tags", backend.ErrInvalidArgument, maxTags)
-	}
-	for k, v := range req.Tags {
-		if k == "" || len(k) > maxTagKey || len(v) > maxTagValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return fmt.Errorf("%w: tag keys must be 1..%d and values 0..%d bytes of valid UTF-8", backend.ErrInvalidArgument, maxTagKey, maxTagValue)
-		}
-	}
-	return nil
-}
 
 // CreateKey creates a key with one fresh version. An empty req.KeyID gets a
 // generated UUID; an existing id yields backend.ErrKeyExists.
@@ -54,7 +27,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 	if err := backend.ValidateKeyID(id); err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, Err: err}
 	}
-	if err := validateRequest(&req); err != nil {
+	if err := req.Validate(); err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
 	}
 	f := keyFile{

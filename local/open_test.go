@@ -276,7 +276,7 @@ func TestCreateKeyValidation(t *testing.T) {
 	long := strings.Repeat("x", 300)
 	for name, req := range map[string]backend.CreateKeyRequest{
 		"usage":       {KeyID: "k", KeyUsage: "SIGN_VERIFY"},
-		"description": {KeyID: "k", Description: strings.Repeat("d", maxDescription+1)},
+		"description": {KeyID: "k", Description: strings.Repeat("d", backend.MaxDescriptionLen+1)},
 		"utf8":        {KeyID: "k", Description: "\xff"},
 		"tag key":     {KeyID: "k", Tags: map[string]string{"": "v"}},
 		"tag value":   {KeyID: "k", Tags: map[string]string{"k": long}},

@@ -8,23 +8,15 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/envkms/kms/backend"
 )
 
 // Limits on the metadata kept in KV.
 const (
-	maxDescription = 8192
-	maxTags        = 50
-	maxTagKey      = 128
-	maxTagValue    = 256
-	maxListLimit   = 1000
-	listWorkers    = 8
+	maxListLimit = 1000
+	listWorkers  = 8
 )
-
-// usageEncryptDecrypt is the only key usage: wrapping data keys.
-const usageEncryptDecrypt = "ENCRYPT_DECRYPT"
 
 // CreateKey creates a transit key (aes256-gcm96, not derived, not
 // exportable) and its KV metadata record. The record is claimed first with
@@ -40,19 +32,10 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 	if err := backend.ValidateKeyID(id); err != nil {
 		return backend.KeyMetadata{}, opError(op, "", err)
 	}
-	usage := req.KeyUsage
-	if usage == "" {
-		usage = usageEncryptDecrypt
-	}
-	if usage != usageEncryptDecrypt {
-		return backend.KeyMetadata{}, opError(op, id, fmt.Errorf("%w: key usage must be %s", backend.ErrInvalidArgument, usageEncryptDecrypt))
-	}
-	if len(req.Description) > maxDescription || !utf8.ValidString(req.Description) {
-		return backend.KeyMetadata{}, opError(op, id, fmt.Errorf("%w: description must be valid UTF-8 of at most %d bytes", backend.ErrInvalidArgument, maxDescription))
-	}
-	if err := checkTags(req.Tags); err != nil {
+	if err := req.Validate(); err != nil {
 		return backend.KeyMetadata{}, opError(op, id, err)
 	}
+	usage := backend.KeyUsageEncryptDecrypt
 	ctx, cancel, err := b.begin(ctx)
 	if err != nil {
 		return backend.KeyMetadata{}, opError(op, id, err)
@@ -356,7 +339,7 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 // TagKey calls (from any number of processes) never lose each other's tags.
 func (b *Backend) TagKey(ctx context.Context, keyID string, tags map[string]string) (backend.KeyMetadata, error) {
 	const op = "TagKey"
-	if err := checkTags(tags); err != nil {
+	if err := backend.ValidateTags(tags); err != nil {
 		return backend.KeyMetadata{}, opError(op, keyID, err)
 	}
 	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
@@ -370,10 +353,7 @@ func (b *Backend) TagKey(ctx context.Context, keyID string, tags map[string]stri
 				r.Tags[k] = v
 			}
 		}
-		if len(r.Tags) > maxTags {
-			return fmt.Errorf("%w: more than %d tags", backend.ErrInvalidArgument, maxTags)
-		}
-		return nil
+		return backend.ValidateTags(r.Tags)
 	})
 }
 
@@ -408,18 +388,6 @@ func (b *Backend) updateThen(ctx context.Context, op, keyID string, fn func(*rec
 	}
 	md, err := b.withVersion(ctx, rec)
 	return md, opError(op, keyID, err)
-}
-
-func checkTags(tags map[string]string) error {
-	if len(tags) > maxTags {
-		return fmt.Errorf("%w: more than %d tags", backend.ErrInvalidArgument, maxTags)
-	}
-	for k, v := range tags {
-		if k == "" || len(k) > maxTagKey || len(v) > maxTagValue || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return fmt.Errorf("%w: tag keys must be 1..%d and values at most %d bytes of UTF-8", backend.ErrInvalidArgument, maxTagKey, maxTagValue)
-		}
-	}
-	return nil
 }
 
 func cloneTags(t map[string]string) map[string]string {

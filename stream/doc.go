@@ -1,0 +1,71 @@
+// Package stream encrypts and decrypts payloads in segments with
+// AES-256-GCM, in exactly the streaming format of Tink's AES-GCM-HKDF
+// streaming AEAD (key template AES256_GCM_HKDF_1MB by default), so any Tink
+// implementation decrypts its output given the key and associated data, and
+// this package decrypts Tink's. It adds random access (ReaderAt), size and
+// range arithmetic, a zero-allocation steady state and optional parallelism
+// (WithConcurrency).
+//
+// # Wire format
+//
+// The parameters are: key K (32 bytes), associated data A (any length, not
+// stored), ciphertext segment size S (default 1,048,576; 57 <= S <= 2^30).
+// All integers are big-endian.
+//
+//	ciphertext = header || segment_0 || segment_1 || ... || segment_(n-1)
+//	header     = 0x28 || salt || prefix       (40 bytes; 0x28 = 40 = header length)
+//	salt       = 32 random bytes
+//	prefix     = 7 random bytes (nonce prefix)
+//	stream key = HKDF-SHA256(IKM = K, salt = salt, info = A, L = 32)
+//	nonce_i    = prefix || uint32(i) || last_i  (12 bytes)
+//	last_i     = 0x01 if i == n-1, else 0x00
+//	segment_i  = AES-256-GCM-Seal(stream key, nonce_i, plaintext_i, no AAD)
+//	           = ciphertext of plaintext_i || 16-byte tag
+//
+// The plaintext is cut into n >= 1 segments: segment 0 holds S-40-16 bytes
+// (the header and segment 0 together fill the first S bytes of ciphertext),
+// every further segment S-16 bytes, and the last one whatever remains. A
+// segment is full unless it is the last; writers seal a full final segment
+// rather than an empty one after it, so the last segment is empty only for
+// an empty plaintext (header and a 16-byte tag, 56 bytes). Readers also
+// accept an empty last segment after full ones, as Tink does. There are at
+// most 2^32-1 segments.
+//
+// So a ciphertext of C bytes has n = ceil(C/S) segments; segment i starts at
+// byte i*S (40 for i = 0) and ends at min((i+1)*S, C). Plaintext byte p lives
+// in segment (p+40)/(S-16). The associated data is bound through the key
+// derivation, not the GCM AAD.
+//
+// To decrypt: check the header length byte, derive the stream key, open every
+// segment with its nonce, marking the segment that ends the ciphertext as
+// last. Accept the plaintext only if every segment opens: a wrong key or
+// associated data, a flipped bit, a reordered, duplicated, dropped or
+// spliced segment, a truncation (the segment that now ends the stream was
+// not sealed as last) and appended bytes (the real last segment is no
+// longer at the end) all make some segment fail. FORMAT.md in this
+// directory repeats this with test vectors (testdata/vectors.json).
+//
+// # Guarantees
+//
+// The decrypting Reader releases a segment's plaintext only after its tag
+// verified, and returns io.EOF only after the last segment verified. Every
+// authentication failure wraps ErrAuthentication. Errors are sticky. The
+// writer and readers hold only the derived stream key (inside the cipher),
+// never the caller's key.
+//
+// # Performance
+//
+// Each stream allocates its buffers once (a 64 KiB one first, so small
+// objects do not pay for a whole segment), so encrypting or decrypting
+// allocates nothing per segment; a BufferPool shared by a server's streams
+// (WithBufferPool) removes even the per-stream segment buffers. Writes of
+// whole segments are sealed straight from the caller's slice, reads of a
+// whole segment or more are opened straight into it, and io.Copy (WriteTo)
+// writes plaintext from the reader's buffer. Ciphertext is always copied
+// into a reader buffer before it is opened: GCM runs about twice as fast on
+// a segment the copy has just brought into the cache. WithConcurrency(n)
+// seals on n workers fed by the writer, and opens on n workers that take
+// turns reading the next segment into their own buffers, so each segment is
+// read and opened on the same core; output order is preserved. A ReaderAt
+// reads and opens one segment per touched segment and caches the last one.
+package stream

@@ -38,7 +38,7 @@ func NewEncryptWriter(ctx context.Context, m *Manager, w io.Writer, keyID string
 	if _, err := w.Write(raw); err != nil {
 		return nil, fmt.Errorf("kms: envelope: writing the header: %w", err)
 	}
-	sw, err := stream.NewEncryptWriter(w, dk.Plaintext, raw)
+	sw, err := stream.NewEncryptWriter(w, dk.Plaintext, raw, stream.WithBufferPool(&m.buffers))
 	if err != nil {
 		return nil, fmt.Errorf("kms: envelope: %w", err)
 	}
@@ -79,7 +79,7 @@ func NewDecryptReader(ctx context.Context, m *Manager, r io.Reader, ec Encryptio
 	}
 	// The stream derives its own key (HKDF with its salt) before returning,
 	// so the deferred Zero leaves it working.
-	sr, err := stream.NewDecryptReader(r, dk.Plaintext, raw)
+	sr, err := stream.NewDecryptReader(r, dk.Plaintext, raw, stream.WithBufferPool(&m.buffers))
 	if err != nil {
 		return nil, fmt.Errorf("kms: envelope: %w", err)
 	}

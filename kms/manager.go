@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/envkms/kms/backend"
+	"github.com/envkms/kms/stream"
 )
 
 // Manager owns the active master-key backend, the data-key cache and their
@@ -50,6 +51,10 @@ type Manager struct {
 
 	rt    atomic.Pointer[runtime] // non-nil exactly while Running
 	stats counters
+
+	// buffers recycles segment buffers among envelope streams: a fresh
+	// 1 MiB buffer per stream costs more than encrypting 1 MiB.
+	buffers stream.BufferPool
 }
 
 // backendFactory builds a backend for cfg; tests substitute fakes.

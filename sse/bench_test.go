@@ -35,7 +35,7 @@ func BenchmarkEncrypt(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				w, err := newPayloadWriter(&sink{}, oek, aad, defaultSegmentSize, 1)
+				w, err := newPayloadWriter(&sink{}, oek, aad, defaultSegmentSize, 1, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -79,7 +79,7 @@ func BenchmarkDecrypt(b *testing.B) {
 			oek := newOEK()
 			aad := streamAAD("bucket", "object", 0)
 			var buf bytes.Buffer
-			w, _ := newPayloadWriter(&buf, oek, aad, defaultSegmentSize, 1)
+			w, _ := newPayloadWriter(&buf, oek, aad, defaultSegmentSize, 1, nil)
 			_, _ = w.Write(data)
 			_ = w.Close()
 			stored := buf.Bytes()

@@ -29,8 +29,8 @@ func streamOpts(seg int) []stream.Option { return []stream.Option{stream.WithSeg
 
 // newPayloadWriter returns a stream writer. The stream keeps only the key it
 // derives, so the caller may clear key when this returns.
-func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int) (io.WriteCloser, error) {
-	return stream.NewEncryptWriter(w, key, aad, stream.WithSegmentSize(seg), stream.WithConcurrency(concurrency))
+func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int, buffers *stream.BufferPool) (io.WriteCloser, error) {
+	return stream.NewEncryptWriter(w, key, aad, stream.WithSegmentSize(seg), stream.WithConcurrency(concurrency), stream.WithBufferPool(buffers))
 }
 
 // newPayloadReaderAt opens a stream for random access; it authenticates the

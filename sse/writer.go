@@ -66,7 +66,7 @@ func (e *Encryptor) EncryptObject(ctx context.Context, bucket, object string, re
 	}
 	meta := make(map[string]string, 12)
 	m.encode(meta)
-	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), m.segmentSize, e.concurrency)
+	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), m.segmentSize, e.concurrency, e.buffers)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type Error struct {
 	Err   error
 }
 
+// Error describes the failure; it never includes key material.
 func (e *Error) Error() string {
 	if e.KeyID != "" {
 		return fmt.Sprintf("%s %q: %v", e.Op, e.KeyID, e.Err)

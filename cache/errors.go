@@ -14,6 +14,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error describes the failure; it never includes key material.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("cache: %v: %s: %s", ErrInvalidConfig, e.Field, e.Reason)
 }

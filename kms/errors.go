@@ -54,6 +54,7 @@ type ConfigError struct {
 	Problems []FieldProblem
 }
 
+// Error describes the failure; it never includes key material.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString("kms: invalid configuration: ")

@@ -29,6 +29,7 @@ type FileError struct {
 	Err  error
 }
 
+// Error describes the failure; it never includes key material.
 func (e *FileError) Error() string { return fmt.Sprintf("local: %s: %v", e.Path, e.Err) }
 
 // Unwrap returns the cause.

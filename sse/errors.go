@@ -59,6 +59,7 @@ type Error struct {
 	Err        error  // wraps one of the sentinels (and the cause, if any)
 }
 
+// Error describes the failure; it never includes key material.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Code + ": " + e.Message + " (" + e.Err.Error() + ")"

@@ -39,6 +39,7 @@ type Error struct {
 	Err     error
 }
 
+// Error describes the failure; it never includes key material.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("stream: ")

@@ -17,6 +17,7 @@ type Error struct {
 	Err     error  // optional cause, logged but not sent to the client
 }
 
+// Error describes the failure; it never includes key material.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s (%d): %s: %v", e.Code, e.Status, e.Message, e.Err)

@@ -41,14 +41,15 @@ func (k *CustomerKey) Zero() {
 	}
 }
 
-// String returns a redacted description.
-func (k *CustomerKey) String() string { return "sse.CustomerKey{REDACTED}" }
+// String returns a redacted description. String, GoString and Format have
+// value receivers so a CustomerKey value prints redacted too.
+func (k CustomerKey) String() string { return "sse.CustomerKey{REDACTED}" }
 
 // GoString is like String, so %#v doesn't show the key either.
-func (k *CustomerKey) GoString() string { return k.String() }
+func (k CustomerKey) GoString() string { return k.String() }
 
 // Format implements fmt.Formatter so every verb prints the redacted form.
-func (k *CustomerKey) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
+func (k CustomerKey) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
 
 // bytes returns the key material (never to be logged or stored).
 func (k *CustomerKey) bytes() []byte { return k.key[:] }

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -51,6 +52,8 @@ func New(km KeyManager, opts ...Option) (*Encryptor, error) {
 	}
 	return e, nil
 }
+
+var errKeyIDMismatch = errors.New("recorded KMS key id differs from the key wrapping the data key")
 
 // kmsContext is the encryption context of an object's data key: the object
 // ARN plus the client's context (SSE-KMS).
@@ -132,6 +135,11 @@ func (e *Encryptor) openKey(ctx context.Context, bucket, object string, m *objec
 		return nil, errKMS(err)
 	}
 	defer dk.Zero()
+	// The key id entry is not in the seal's associated data: check it names
+	// the key that wraps the data key, so responses can't report another.
+	if dk.KeyID != "" && dk.KeyID != m.kmsKeyID {
+		return nil, errTampered(errKeyIDMismatch)
+	}
 	oek, err := openOEK(dk.Plaintext, m.sealed, kindName(m.kind), bucket, object)
 	if err != nil {
 		return nil, errTampered(err)

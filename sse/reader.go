@@ -27,7 +27,7 @@ type ObjectReader struct {
 	hdr            http.Header
 
 	mu     sync.Mutex
-	oek    []byte // for parts opened lazily; nil once all are open or closed
+	oek    *[oekSize]byte // for parts opened lazily; nil once all are open or closed (a pointer, so %v of r prints no key)
 	closed bool
 }
 
@@ -70,12 +70,12 @@ func (e *Encryptor) DecryptObject(ctx context.Context, bucket, object string, me
 	}
 	r.seg = m.segmentSize
 	r.hdr = responseHeaders(m, key)
-	r.oek = oek
+	r.oek = (*[oekSize]byte)(oek) // openKey returns exactly oekSize bytes
 	if m.parts == nil {
 		r.parts = []*objectPart{{cipherSz: size}}
 		_, err := r.stream(r.parts[0])
 		r.mu.Lock()
-		clear(r.oek) // the only stream is open (or failed): drop the key
+		clear(r.oek[:]) // the only stream is open (or failed): drop the key
 		r.oek = nil
 		r.mu.Unlock()
 		if err != nil {
@@ -115,7 +115,7 @@ func (r *ObjectReader) stream(p *objectPart) (io.ReaderAt, error) {
 		r.mu.Unlock()
 		return nil, errClosed()
 	}
-	oek := append([]byte(nil), r.oek...)
+	oek := append([]byte(nil), r.oek[:]...)
 	r.mu.Unlock()
 	defer clear(oek)
 	section := io.NewSectionReader(r.src, p.cipherOff, p.cipherSz)
@@ -147,7 +147,9 @@ func (r *ObjectReader) Header() http.Header { return r.hdr.Clone() }
 func (r *ObjectReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	clear(r.oek)
+	if r.oek != nil {
+		clear(r.oek[:])
+	}
 	r.oek = nil
 	r.closed = true
 	return nil

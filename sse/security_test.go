@@ -521,3 +521,47 @@ func TestMetadataTamper(t *testing.T) {
 	_, err = get(e, "b", "o", m, nil, stored)
 	require.NoError(t, err)
 }
+
+// TestFormatHidesKeys: printing a multipart *ObjectReader (which holds the
+// object key until Close) or a CustomerKey value shows no key bytes.
+func TestFormatHidesKeys(t *testing.T) {
+	e, _ := newTestEncryptor(t)
+	key := testKey(t)
+	_, stored, meta := multipartObject(t, e, "b", "mp", &Request{Kind: KindC, CustomerKey: key}, key, []int{300, 400})
+	r, err := e.DecryptObject(ctx, "b", "mp", meta, key, bytes.NewReader(stored), int64(len(stored)))
+	require.NoError(t, err)
+	defer r.Close()
+	m, err := decodeMeta(meta)
+	require.NoError(t, err)
+	oek, err := e.openKey(ctx, "b", "mp", m, key, "")
+	require.NoError(t, err)
+	raw := key.bytes()
+	all := fmt.Sprintf("%v %+v %#v", r, r, r) + fmt.Sprintf("%v %+v %#v %s %x", *key, *key, *key, *key, *key)
+	for _, s := range [][]byte{oek, raw} {
+		for _, enc := range []string{string(s), hex.EncodeToString(s), fmt.Sprint(s), fmt.Sprintf("%#v", s)} {
+			require.NotContains(t, all, enc)
+		}
+	}
+}
+
+// TestKMSKeyIDBound: the KMS key id shown to clients is the key that
+// actually wraps the data key; a metadata edit naming another key fails.
+func TestKMSKeyIDBound(t *testing.T) {
+	e, _ := newTestEncryptor(t)
+	for _, req := range []*Request{{Kind: KindKMS, KMSKeyID: "other"}, {Kind: KindS3}} {
+		stored, meta := put(t, e, "b", "o", req, randBytes(500))
+		m := maps.Clone(meta)
+		if m[metaKMSKeyID] == "other" {
+			m[metaKMSKeyID] = "default"
+		} else {
+			m[metaKMSKeyID] = "other"
+		}
+		_, err := get(e, "b", "o", m, nil, stored)
+		require.ErrorIs(t, err, ErrTampered)
+		_, err = e.Rekey(ctx, "b", "o", m, nil, &Request{Kind: KindS3})
+		require.ErrorIs(t, err, ErrTampered)
+		got, err := get(e, "b", "o", meta, nil, stored)
+		require.NoError(t, err)
+		require.Len(t, got, 500)
+	}
+}

@@ -75,7 +75,9 @@ func WithMaxBufferedBody(n int64) SigV4Option { return func(v *SigV4Verifier) { 
 //     hashed before the signature is checked;
 //   - presigned URLs: UNSIGNED-PAYLOAD, or the empty-body hash.
 //
-// Requests must carry X-Amz-Date (header form) and sign the host header.
+// Requests must carry X-Amz-Date (header form) and sign the host header and
+// every x-amz-* header they carry (x-amz-content-sha256 is bound as the
+// payload hash either way); a signed header may not be sent on two lines.
 // Signed headers the SDK never signs (User-Agent, Expect, X-Amzn-Trace-Id,
 // Transfer-Encoding) make a request unverifiable. Session tokens are not
 // interpreted: callers are identified by access key alone.
@@ -272,7 +274,8 @@ func (v *SigV4Verifier) parseQueryForm(q url.Values) (sigRequest, error) {
 		return sigRequest{}, err
 	}
 	secs, err := strconv.ParseInt(q.Get(qExpires), 10, 64)
-	if err != nil || secs <= 0 || time.Duration(secs)*time.Second > maxPresignExpiry {
+	// Compare in seconds: secs*time.Second could overflow and wrap around.
+	if err != nil || secs <= 0 || secs > int64(maxPresignExpiry/time.Second) {
 		return sigRequest{}, authFail("X-Amz-Expires must be 1..604800 seconds")
 	}
 	now := v.now()
@@ -435,17 +438,39 @@ func rebuildRequest(r *http.Request, u *url.URL, q url.Values, sr sigRequest) (*
 		if len(vals) == 0 {
 			return nil, authFail("a signed header is missing from the request")
 		}
+		if len(vals) > 1 {
+			// Signed as the lines joined by ",": "a,b" and lines "a", "b"
+			// sign alike, but Header.Get sees only "a".
+			return nil, authFail("a signed header is repeated")
+		}
 		rr.Header[textproto.CanonicalMIMEHeaderKey(name)] = vals
+	}
+	// Every x-amz-* header must be signed (as S3 requires), or whoever holds
+	// the request could add one (e.g. X-Amz-Copy-Source on a presigned PUT).
+	// x-amz-content-sha256 is exempt: its value is the payload hash in the
+	// canonical request, so it is bound either way (awscurl leaves it out).
+	for k := range r.Header {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "x-amz-") && lk != "x-amz-content-sha256" && !contains(sr.signedHeaders, lk) {
+			return nil, authFail("an x-amz-* header is not signed")
+		}
 	}
 	return rr, nil
 }
 
 // matches reports whether the SDK signer, given payload hash ph, produces the
 // client's signature for rr. It tries the service's URI escaping rule first
-// (S3 signs the path as is; other services escape it again) and then the other.
+// (S3 signs the path as is; other services escape it again) and then the
+// other, but the other only for a path without percent-escapes: with one,
+// a signature over ".../a%2520b" under one rule would also authenticate
+// ".../a%20b" under the other, another resource.
 func (v *SigV4Verifier) matches(r *http.Request, rr *http.Request, creds aws.Credentials, sr sigRequest, ph string) (bool, error) {
 	s3Style := sr.service == "s3"
-	for _, disableEscaping := range []bool{s3Style, !s3Style} {
+	rules := []bool{s3Style, !s3Style}
+	if strings.Contains(rr.URL.EscapedPath(), "%") {
+		rules = rules[:1]
+	}
+	for _, disableEscaping := range rules {
 		got, signedHeaders, err := v.expectedSignature(r, rr, creds, sr, ph, disableEscaping)
 		if err != nil {
 			return false, err

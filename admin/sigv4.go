@@ -48,6 +48,14 @@ func WithServices(services ...string) SigV4Option {
 // bodies are refused.
 func WithMaxBufferedBody(n int64) SigV4Option { return func(v *SigV4Verifier) { v.maxBuffered = n } }
 
+// WithSignedPayload refuses requests whose body the signature does not
+// cover (UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, presigned
+// URLs with a body): whoever captured such a request could replay it with a
+// body of their choosing. Use it for the admin API, whose bodies decide
+// what happens (awscurl and the SDK signers hash the body anyway); S3 object
+// uploads need the unsigned modes and should not set it.
+func WithSignedPayload() SigV4Option { return func(v *SigV4Verifier) { v.signedBody = true } }
+
 // SigV4Verifier authenticates requests signed with AWS Signature Version 4,
 // in the header form (Authorization: AWS4-HMAC-SHA256 ...) and the presigned
 // query form (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
@@ -91,6 +99,7 @@ type SigV4Verifier struct {
 	regions     []string
 	services    []string
 	maxBuffered int64
+	signedBody  bool // WithSignedPayload
 	signer      *v4.Signer
 }
 
@@ -352,6 +361,11 @@ func (v *SigV4Verifier) checkScope(sr sigRequest) error {
 	return nil
 }
 
+// emptyBody reports whether r has no body.
+func emptyBody(r *http.Request) bool {
+	return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
+}
+
 // payloadPlan says which payload hashes may have been signed and how the
 // body must be checked afterwards.
 type payloadPlan struct {
@@ -378,14 +392,19 @@ func (v *SigV4Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Valu
 		default:
 			return payloadPlan{}, authFail("malformed x-amz-content-sha256")
 		}
+		if v.signedBody && (ph == unsignedPayload || ph == unsignedTrailer) && !emptyBody(r) {
+			return payloadPlan{}, authFail("the payload must be signed")
+		}
 		return payloadPlan{candidates: []string{ph}}, nil
 	}
 	if sr.presigned {
-		c := []string{unsignedPayload}
-		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-			c = append(c, emptySHA256)
+		if emptyBody(r) {
+			return payloadPlan{candidates: []string{unsignedPayload, emptySHA256}}, nil
 		}
-		return payloadPlan{candidates: c}, nil
+		if v.signedBody {
+			return payloadPlan{}, authFail("the payload must be signed")
+		}
+		return payloadPlan{candidates: []string{unsignedPayload}}, nil
 	}
 	// Header form without x-amz-content-sha256: the signer hashed the body.
 	if r.Body == nil || r.Body == http.NoBody {

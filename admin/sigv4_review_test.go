@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/stretchr/testify/require"
+
+	"github.com/envkms/kms/admin"
 )
 
 // An x-amz-* header the client did not sign could be added or changed by
@@ -114,4 +116,46 @@ func TestSigV4RefusesRepeatedSignedHeaders(t *testing.T) {
 	code, e := do(t, r)
 	require.Equal(t, http.StatusUnauthorized, code)
 	require.Contains(t, e.Err, "repeated")
+}
+
+// With WithSignedPayload a captured request can't be replayed with another
+// body: unsigned payload modes are refused when there is a body, and a hashed
+// body still works.
+func TestSigV4WithSignedPayload(t *testing.T) {
+	srv := verifierServer(t, newVerifier(admin.WithSignedPayload()), "")
+	u := srv.URL + "/kms/decrypt"
+	body := []byte(`{"ciphertext_blob":"AAAA"}`)
+
+	for _, ph := range []string{"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"} {
+		r := newReq(t, "POST", u, body)
+		o := defaultSign()
+		o.payloadHash = ph
+		signReq(t, r, body, o)
+		code, e := do(t, r)
+		require.Equal(t, http.StatusUnauthorized, code, ph)
+		require.Contains(t, e.Err, "payload must be signed")
+	}
+
+	r := newReq(t, "POST", u, body)
+	signReq(t, r, body, defaultSign())
+	code, e := do(t, r)
+	require.Equal(t, http.StatusOK, code, e.Err)
+	require.Equal(t, string(body), e.Body)
+
+	// No body: nothing to bind, UNSIGNED-PAYLOAD is fine.
+	r = newReq(t, "GET", srv.URL+"/kms/status", nil)
+	o := defaultSign()
+	o.payloadHash = "UNSIGNED-PAYLOAD"
+	signReq(t, r, nil, o)
+	code, e = do(t, r)
+	require.Equal(t, http.StatusOK, code, e.Err)
+
+	// Without the option the unsigned body is accepted (S3 semantics).
+	plain := verifierServer(t, newVerifier(), "")
+	r = newReq(t, "POST", plain.URL+"/kms/decrypt", body)
+	o = defaultSign()
+	o.payloadHash = "UNSIGNED-PAYLOAD"
+	signReq(t, r, body, o)
+	code, e = do(t, r)
+	require.Equal(t, http.StatusOK, code, e.Err)
 }

@@ -28,8 +28,10 @@ type Server struct {
 	m     *kms.Manager
 	enc   *sse.Encryptor
 	auth  admin.Authenticator
-	admin http.Handler
-	now   func() time.Time
+	// adminAuth authenticates requests under AdminPrefix.
+	adminAuth admin.Authenticator
+	admin     http.Handler
+	now       func() time.Time
 }
 
 // New opens (or initialises) the data directory, starts the KMS Manager on
@@ -58,16 +60,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.AccessKey != "" {
 		ak, sk := cfg.AccessKey, cfg.SecretKey
-		s.auth = admin.NewSigV4Verifier(func(accessKey string) (string, bool, bool) {
+		lookup := func(accessKey string) (string, bool, bool) {
 			if accessKey != ak {
 				return "", false, false
 			}
 			return sk, true, true
-		})
+		}
+		s.auth = admin.NewSigV4Verifier(lookup)
+		// Admin bodies decide what happens (configure, decrypt): their
+		// signature must cover them.
+		s.adminAuth = admin.NewSigV4Verifier(lookup, admin.WithSignedPayload())
 	} else {
 		s.auth = admin.AuthenticatorFunc(func(*http.Request) (admin.Principal, error) {
 			return admin.Principal{AccessKey: "anonymous", Admin: true}, nil
 		})
+		s.adminAuth = s.auth
 		s.log.Warn("s3server: NO CREDENTIALS CONFIGURED — every S3 and admin request is accepted anonymously; pass -access-key and -secret-key to require SigV4 signatures")
 	}
 	if cfg.DisableEncryption {
@@ -115,12 +122,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
 	r = r.WithContext(ctx)
 
-	p, authErr := s.auth.Authenticate(r)
 	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
+		p, authErr := s.adminAuth.Authenticate(r)
 		r = r.WithContext(context.WithValue(ctx, authResultKey{}, authResult{p: p, err: authErr}))
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	_, authErr := s.auth.Authenticate(r)
 	if authErr != nil {
 		s.writeError(w, r, errAccessDenied(authErr))
 		return

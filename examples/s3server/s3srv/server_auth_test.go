@@ -2,9 +2,12 @@ package s3srv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,4 +49,45 @@ func TestPresignedPutCannotBeTurnedIntoCopy(t *testing.T) {
 		t.Fatalf("presigned PUT with an added X-Amz-Copy-Source: status %d, want 403", resp.StatusCode)
 	}
 	e.mustStatus(http.StatusNotFound, "HEAD", "/drop/upload", nil, nil)
+}
+
+// Admin bodies must be covered by the signature: an admin request signed
+// with UNSIGNED-PAYLOAD is refused (a captured one could be replayed with a
+// body of the holder's choosing), while S3 uploads may use it.
+func TestAdminRequiresSignedPayload(t *testing.T) {
+	e := newTestEnv(t, Config{AccessKey: "AKIATESTEXAMPLE", SecretKey: "test-secret-key-0123456789"})
+	creds := aws.Credentials{AccessKeyID: e.cfg.AccessKey, SecretAccessKey: e.cfg.SecretKey}
+	send := func(method, path, body, payloadHash string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Amz-Content-Sha256", payloadHash)
+		err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
+			SignHTTP(context.Background(), creds, req, payloadHash, "s3", "us-east-1", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"KeyUsage":"ENCRYPT_DECRYPT","Description":"x"}`
+	if code := send("POST", "/admin/v3/kms/keys", body, "UNSIGNED-PAYLOAD"); code != http.StatusUnauthorized {
+		t.Fatalf("admin POST with UNSIGNED-PAYLOAD: status %d, want 401", code)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if code := send("POST", "/admin/v3/kms/keys", body, hex.EncodeToString(sum[:])); code != http.StatusOK {
+		t.Fatalf("admin POST with a signed payload: status %d, want 200", code)
+	}
+	if code := send("PUT", "/bucket", "", "UNSIGNED-PAYLOAD"); code != http.StatusOK {
+		t.Fatalf("S3 CreateBucket with UNSIGNED-PAYLOAD: status %d, want 200", code)
+	}
+	if code := send("PUT", "/bucket/obj", "data", "UNSIGNED-PAYLOAD"); code != http.StatusOK {
+		t.Fatalf("S3 PUT with UNSIGNED-PAYLOAD: status %d, want 200", code)
+	}
 }

@@ -3,8 +3,6 @@ package kms
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,22 +13,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// secretForms returns the ways a secret could show up in text: raw, hex,
-// base64 (all alphabets, padded or not) and Go's %v of a byte slice.
-func secretForms(secret []byte) []string {
-	return []string{
-		string(secret),
-		hex.EncodeToString(secret),
-		strings.ToUpper(hex.EncodeToString(secret)),
-		base64.StdEncoding.EncodeToString(secret),
-		base64.RawStdEncoding.EncodeToString(secret),
-		base64.URLEncoding.EncodeToString(secret),
-		base64.RawURLEncoding.EncodeToString(secret),
-		strings.Trim(fmt.Sprint(secret), "[]"),
-	}
-}
+	"github.com/envkms/kms/backend/backendtest"
+)
 
 // leakChecker collects secrets and texts (logs, error strings, printed
 // values) and asserts that no text contains any form of any secret.
@@ -72,7 +57,7 @@ func (c *leakChecker) check(t *testing.T, logs string) {
 	t.Helper()
 	all := strings.Join(append(c.texts, logs), "\n")
 	for _, s := range c.secrets {
-		for _, form := range secretForms(s) {
+		for _, form := range backendtest.SecretForms(s) {
 			if i := strings.Index(all, form); len(form) >= 8 && i >= 0 {
 				t.Fatalf("secret leaked in the form %q: ...%s...", form, all[max(0, i-300):min(len(all), i+100)])
 			}

@@ -11,8 +11,10 @@ import (
 	"github.com/envkms/kms/backend"
 )
 
-// leakForms returns the ways a secret could show up in text.
-func leakForms(secret []byte) []string {
+// SecretForms returns the ways a secret could show up in text (raw, hex,
+// base64 in every alphabet, Go's %v of the bytes, and prefixes of those), for
+// tests that assert logs, errors and printed values never contain it.
+func SecretForms(secret []byte) []string {
 	forms := []string{
 		string(secret),
 		hex.EncodeToString(secret),
@@ -42,7 +44,7 @@ func assertNoLeak(t *testing.T, what string, v any, secret []byte) {
 		texts = append(texts, err.Error())
 	}
 	for _, text := range texts {
-		for _, form := range leakForms(secret) {
+		for _, form := range SecretForms(secret) {
 			if strings.Contains(text, form) {
 				t.Fatalf("%s reveals the data key: %q", what, text)
 			}

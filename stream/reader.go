@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,8 +75,9 @@ type segmentSource struct {
 	next    int64 // index of the next segment to read
 	peek    byte  // first byte of segment next, read to learn the previous one was not last
 	peeked  bool
-	eof     bool  // the last segment has been read
-	err     error // read error; no segment is read after it
+	eof     bool        // the last segment has been read
+	err     error       // read error; no segment is read after it
+	ended   atomic.Bool // eof or err is set; workers read it without mu
 }
 
 // NewDecryptReader returns a reader of the plaintext of the stream in r,
@@ -144,6 +146,7 @@ func openWorker(aead cipher.AEAD, s *segmentSource, p *openPool, free chan *job)
 		case <-p.quit:
 			return
 		}
+		j = latest(free, j)
 		s.lockTurn()
 		select {
 		case <-p.quit:
@@ -152,6 +155,9 @@ func openWorker(aead cipher.AEAD, s *segmentSource, p *openPool, free chan *job)
 		default:
 		}
 		j.end = !s.read(j)
+		if s.eof || s.err != nil {
+			s.ended.Store(true)
+		}
 		p.ordered <- j // never blocks: it has room for every job
 		s.mu.Unlock()
 		if j.end {
@@ -160,7 +166,30 @@ func openWorker(aead cipher.AEAD, s *segmentSource, p *openPool, free chan *job)
 		}
 		j.out, j.err = aead.Open(j.dst, j.nonce[:], j.in, nil)
 		j.done <- struct{}{}
+		// If the reader was waiting for j, the send made it runnable on this
+		// P, where it would otherwise wait until this worker blocks (often a
+		// whole segment later): let it run now, so that it hands j back
+		// before this worker picks the buffer for its next segment (see
+		// latest). Once the source is exhausted there is no next segment,
+		// and yielding only delays the end of the stream.
+		if !s.ended.Load() {
+			runtime.Gosched()
+		}
 	}
+}
+
+// latest returns the job the reader handed back last, j or one still in
+// free, and leaves the others in free. free is first in, first out, but the
+// job consumed last is the one whose buffer is still in this core's cache:
+// taking the older one would fetch a whole segment buffer back from memory.
+// Only the worker receives from free, so the receives do not block.
+func latest(free chan *job, j *job) *job {
+	for range len(free) {
+		k := <-free
+		free <- j // never blocks: the receive made room
+		j = k
+	}
+	return j
 }
 
 // Read reads authenticated plaintext into p.

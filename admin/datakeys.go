@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // generateDataKeyRequest is the kms/generate-data-key body. An empty key_id

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // Error codes of the {"code","message"} error body.

@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
-	"github.com/envkms/kms/kms"
 )
 
 // Mount the admin API under /admin/v3/ next to other routes, with SigV4

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // requestTargets returns a fresh value of every request body type.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // DefaultMaxBodyBytes is the request body limit unless WithMaxBodyBytes says

@@ -16,8 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
-	"github.com/envkms/kms/kms"
 )
 
 const testMasterKey = "correct-horse-battery-staple-master-key-7f3a9c"

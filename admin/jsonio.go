@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // readBody reads the whole body (so a payload signature is verified at EOF

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // Key listing bounds.

@@ -1,7 +1,7 @@
 package admin
 
 import (
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // serviceResponse answers configure, reconfigure, start and stop.

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 	"github.com/stretchr/testify/require"
 )
 

@@ -23,7 +23,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 func main() {

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/envkms/kms/examples/s3server/s3srv"
+	"github.com/envkms/kms/internal/s3srv"
 )
 
 func main() {

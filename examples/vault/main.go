@@ -30,7 +30,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 func main() {

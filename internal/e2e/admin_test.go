@@ -21,9 +21,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
-	"github.com/envkms/kms/examples/s3server/s3srv"
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms/internal/s3srv"
 )
 
 // admClient signs admin API requests with the AWS SDK's v4 signer, the way

@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/envkms/kms/examples/s3server/s3srv"
+	"github.com/envkms/kms/internal/s3srv"
 )
 
 // secretsSeen collects what must never reach the disk.

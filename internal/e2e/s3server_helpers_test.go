@@ -31,7 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envkms/kms/backend"
-	"github.com/envkms/kms/examples/s3server/s3srv"
+	"github.com/envkms/kms/internal/s3srv"
 	"github.com/envkms/kms/sse"
 )
 

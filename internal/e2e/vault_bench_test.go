@@ -11,8 +11,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/backend"
-	"github.com/envkms/kms/kms"
 	"github.com/envkms/kms/vault"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/backend"
-	"github.com/envkms/kms/kms"
 	"github.com/envkms/kms/vault"
 )
 

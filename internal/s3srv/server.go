@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
-	"github.com/envkms/kms/kms"
 	"github.com/envkms/kms/sse"
 )
 

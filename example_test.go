@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // startExampleManager returns a running Manager on a fresh local key

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 )
 
 // DefaultKeyID is the master key SSE-S3, and SSE-KMS without a key id, use.

@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/envkms/kms/examples/s3server/s3srv"
+	"github.com/envkms/kms/internal/s3srv"
 )
 
 // Run the server in-process (anonymous, as in tests) and store an object:

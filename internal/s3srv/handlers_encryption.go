@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/envkms/kms/kms"
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/sse"
 )
 

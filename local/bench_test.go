@@ -119,7 +119,7 @@ func BenchmarkBaselineAESGCM(b *testing.B) {
 }
 
 // BenchmarkNew is the unlock cost of opening an existing key directory with
-// the production Argon2id parameters (DefaultKDFParams): paid once per New
+// the production Argon2id parameters (DefaultKDFParams()): paid once per New
 // (i.e. per Manager Start), never per call.
 func BenchmarkNew(b *testing.B) {
 	dir := b.TempDir()

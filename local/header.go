@@ -38,9 +38,13 @@ type KDFParams struct {
 	Threads   uint8  // parallelism, >= 1
 }
 
-// DefaultKDFParams are RFC 9106's second recommended Argon2id parameters
-// (t=3, 64 MiB, p=4): about 70 ms on one 2-core server, paid once per New.
-var DefaultKDFParams = KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+// DefaultKDFParams returns RFC 9106's second recommended Argon2id
+// parameters (t=3, 64 MiB, p=4), which New uses when Config.KDF is nil:
+// about 70 ms on one 2-core server, paid once per New. It is a function, not
+// a variable, so no code can change the default for the whole process.
+func DefaultKDFParams() KDFParams {
+	return KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+}
 
 func (p KDFParams) validate() error {
 	switch {
@@ -122,7 +126,7 @@ func (b *Backend) newHeader(cfg *Config) (*unlockKeys, []byte, error) {
 	if cfg.InsecurePlaintext {
 		h.Protection = protectNone
 	} else {
-		p := DefaultKDFParams
+		p := DefaultKDFParams()
 		if cfg.KDF != nil {
 			p = *cfg.KDF
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/envkms/kms/backend"
 )
 
-// testKDF keeps Argon2id cheap in tests (production uses DefaultKDFParams).
+// testKDF keeps Argon2id cheap in tests (production uses DefaultKDFParams()).
 var testKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 func testMasterKey() []byte { return []byte("0123456789abcdef0123456789abcdef-test-master-key") }

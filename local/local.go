@@ -31,7 +31,7 @@ type Config struct {
 	// It must match how Dir was created, and MasterKey must be empty.
 	InsecurePlaintext bool
 	// KDF sets the Argon2id parameters when New creates a key directory;
-	// nil means DefaultKDFParams. An existing directory keeps its own.
+	// nil means DefaultKDFParams(). An existing directory keeps its own.
 	KDF *KDFParams
 	// Logger receives operational logs (key ids, never key material); nil
 	// discards them.

@@ -43,6 +43,20 @@ func TestNewConfigErrors(t *testing.T) {
 	}
 }
 
+func TestDefaultKDFParams(t *testing.T) {
+	p := DefaultKDFParams()
+	if want := (KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}); p != want {
+		t.Fatalf("DefaultKDFParams() = %+v, want %+v", p, want)
+	}
+	if err := p.validate(); err != nil {
+		t.Fatalf("DefaultKDFParams() invalid: %v", err)
+	}
+	p.Time++ // a caller's copy; the default stays
+	if DefaultKDFParams() == p {
+		t.Fatal("changing a returned KDFParams changed the default")
+	}
+}
+
 func TestNewCreatesPrivateDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "keys")
 	b := openTest(t, testConfig(dir))

@@ -19,10 +19,17 @@ type Backend interface {
 	// ListKeys returns keys in ascending KeyID order, at most req.Limit of
 	// them (0 means a backend default), starting after req.Marker.
 	ListKeys(ctx context.Context, req ListKeysRequest) (ListKeysResult, error)
-	// EnableKey re-enables a disabled key.
+	// EnableKey re-enables a disabled key (including one whose deletion
+	// was cancelled).
 	EnableKey(ctx context.Context, keyID string) error
 	// DisableKey disables a key: GenerateDataKey is refused with
 	// ErrKeyDisabled, Decrypt keeps working.
+	//
+	// A state change (this one, EnableKey, ScheduleKeyDeletion,
+	// CancelKeyDeletion) applies at once to calls on the same Backend value.
+	// Other instances sharing the key store (replicas, other processes) may
+	// see it after a bounded propagation delay, which an implementation with
+	// one documents (the vault backend: up to one second).
 	DisableKey(ctx context.Context, keyID string) error
 	// ScheduleKeyDeletion marks a key PendingDeletion (GenerateDataKey,
 	// Decrypt and Rewrap then fail with ErrKeyPendingDeletion, as in AWS KMS,
@@ -31,8 +38,11 @@ type Backend interface {
 	// window it returns ErrInvalidArgument. The key material is destroyed only
 	// after the window, by an explicit purge the implementation documents.
 	ScheduleKeyDeletion(ctx context.Context, keyID string, pendingDays int) (KeyMetadata, error)
-	// CancelKeyDeletion returns a PendingDeletion key to Enabled and
-	// clears its DeletionDate.
+	// CancelKeyDeletion returns a PendingDeletion key to Disabled and
+	// clears its DeletionDate. As in AWS KMS the key does not come back
+	// Enabled: Decrypt works again at once, but GenerateDataKey and Rewrap
+	// need an explicit EnableKey, so an operator re-enables a key on
+	// purpose.
 	CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error)
 	// RotateKey creates a new key version used for new data keys; ciphertexts
 	// under older versions keep decrypting.

@@ -158,8 +158,8 @@ func TestPurge(t *testing.T) {
 	if _, err := b.ScheduleKeyDeletion(ctx, "soon", 8); !errors.Is(err, backend.ErrKeyPendingDeletion) {
 		t.Fatalf("rescheduling = %v", err)
 	}
-	if _, err := b.CancelKeyDeletion(ctx, "cancelled"); err != nil {
-		t.Fatal(err)
+	if md, err := b.CancelKeyDeletion(ctx, "cancelled"); err != nil || md.State != backend.KeyStateDisabled || md.DeletionDate != nil {
+		t.Fatalf("CancelKeyDeletion = %+v, %v; want Disabled without a deletion date", md, err)
 	}
 	if _, err := b.CancelKeyDeletion(ctx, "keep"); !errors.Is(err, backend.ErrInvalidArgument) {
 		t.Fatalf("cancel on enabled key = %v", err)

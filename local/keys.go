@@ -246,14 +246,16 @@ func (b *Backend) ScheduleKeyDeletion(ctx context.Context, keyID string, pending
 	})
 }
 
-// CancelKeyDeletion returns a key pending deletion to Enabled. On a key not
-// pending deletion it fails with backend.ErrInvalidArgument.
+// CancelKeyDeletion returns a key pending deletion to Disabled and clears
+// its deletion date, as AWS KMS does: Decrypt works again, but new data keys
+// need an explicit EnableKey. On a key not pending deletion it fails with
+// backend.ErrInvalidArgument.
 func (b *Backend) CancelKeyDeletion(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
 	return b.update(ctx, "CancelKeyDeletion", keyID, func(f *keyFile) (bool, error) {
 		if f.State != backend.KeyStatePendingDeletion {
 			return false, fmt.Errorf("%w: key is not pending deletion", backend.ErrInvalidArgument)
 		}
-		f.State = backend.KeyStateEnabled
+		f.State = backend.KeyStateDisabled
 		f.DeletionDate = nil
 		return true, nil
 	})

@@ -29,14 +29,17 @@
 //   - The backend enforces states itself: GenerateDataKey and Rewrap need an
 //     Enabled key; Decrypt works for Enabled and Disabled keys and is refused
 //     while PendingDeletion. Data-key calls trust a state read from KV for
-//     up to one second (changes made through the same Backend apply at once).
+//     up to one second (changes made through the same Backend apply at once;
+//     see [Backend.DisableKey]).
 //
 // # Scheduled deletion and Purge
 //
 // ScheduleKeyDeletion only records a deletion date 7..30 days ahead. Key
 // material is destroyed by [Backend.Purge], an explicit operator call (for
 // example a daily job), which deletes the transit keys and metadata of every
-// key whose date has passed. Until then CancelKeyDeletion restores the key.
+// key whose date has passed. Until then CancelKeyDeletion saves the key; as in
+// AWS KMS it comes back Disabled, so an operator must EnableKey it on purpose
+// before it wraps new data keys.
 //
 // # Authentication and transport
 //

@@ -249,7 +249,18 @@ func (b *Backend) EnableKey(ctx context.Context, keyID string) error {
 	})
 }
 
-// DisableKey disables an Enabled key (a no-op for a Disabled one).
+// DisableKey disables an Enabled key (a no-op for a Disabled one):
+// GenerateDataKey and Rewrap are then refused with backend.ErrKeyDisabled,
+// Decrypt keeps working.
+//
+// Propagation: this Backend applies the change at once, but GenerateDataKey,
+// Decrypt and Rewrap trust a key state read from KV for up to one second
+// (stateTTL), so another Backend (another replica, process or operator tool)
+// sharing the Vault may still wrap new data keys under the key for up to a
+// second after DisableKey returns. The same bound applies to EnableKey,
+// ScheduleKeyDeletion and CancelKeyDeletion. This saves a KV read on every
+// data-key call and is a deliberate trade-off; callers that need a change to
+// be effective everywhere wait a second after it.
 func (b *Backend) DisableKey(ctx context.Context, keyID string) error {
 	return b.update(ctx, "DisableKey", keyID, func(r *record) error {
 		switch backend.KeyState(r.State) {
@@ -281,13 +292,16 @@ func (b *Backend) ScheduleKeyDeletion(ctx context.Context, keyID string, pending
 	})
 }
 
-// CancelKeyDeletion returns a PendingDeletion key to Enabled. A key that
-// Purge has already claimed cannot be saved (backend.ErrKeyPendingDeletion).
+// CancelKeyDeletion returns a PendingDeletion key to Disabled and clears its
+// deletion date, as AWS KMS does: Decrypt works again, but new data keys
+// need an explicit EnableKey. A key that Purge has already claimed cannot be
+// saved (backend.ErrKeyPendingDeletion); a key not pending deletion is
+// refused with backend.ErrInvalidArgument.
 func (b *Backend) CancelKeyDeletion(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
 	return b.updateDescribe(ctx, "CancelKeyDeletion", keyID, func(r *record) error {
 		switch r.State {
 		case string(backend.KeyStatePendingDeletion):
-			r.State, r.DeletionDate = string(backend.KeyStateEnabled), nil
+			r.State, r.DeletionDate = string(backend.KeyStateDisabled), nil
 			return nil
 		case statePurging:
 			return fmt.Errorf("%w: purge in progress", backend.ErrKeyPendingDeletion)

@@ -361,13 +361,24 @@ func (s *suite) testScheduleAndCancelDeletion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CancelKeyDeletion: %v", err)
 	}
-	if md.State != backend.KeyStateEnabled || md.DeletionDate != nil {
-		t.Fatalf("CancelKeyDeletion = State %q, DeletionDate %v", md.State, md.DeletionDate)
+	// As in AWS KMS, a cancelled deletion leaves the key Disabled: it
+	// decrypts again, but wraps nothing new until enabled on purpose.
+	if md.State != backend.KeyStateDisabled || md.DeletionDate != nil {
+		t.Fatalf("CancelKeyDeletion = State %q, DeletionDate %v; want Disabled, no DeletionDate", md.State, md.DeletionDate)
 	}
-	if d := describe(t, ctx, b, id); d.State != backend.KeyStateEnabled || d.DeletionDate != nil {
-		t.Fatalf("DescribeKey after CancelKeyDeletion = %+v", d)
+	if d := describe(t, ctx, b, id); d.State != backend.KeyStateDisabled || d.DeletionDate != nil {
+		t.Fatalf("DescribeKey after CancelKeyDeletion = %+v; want Disabled, no DeletionDate", d)
 	}
 	mustDecrypt(t, ctx, b, dk.Ciphertext, ec, dk.Plaintext)
+	_, err = b.GenerateDataKey(ctx, id, ec)
+	wantErr(t, "GenerateDataKey(after CancelKeyDeletion)", err, backend.ErrKeyDisabled)
+
+	if err := b.EnableKey(ctx, id); err != nil {
+		t.Fatalf("EnableKey after CancelKeyDeletion: %v", err)
+	}
+	if d := describe(t, ctx, b, id); d.State != backend.KeyStateEnabled {
+		t.Fatalf("State after EnableKey = %q", d.State)
+	}
 	dk2 := generate(t, ctx, b, id, ec)
 	mustDecrypt(t, ctx, b, dk2.Ciphertext, ec, dk2.Plaintext)
 }

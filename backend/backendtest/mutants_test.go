@@ -57,6 +57,7 @@ var mutants = map[string]string{
 	"close-noop":         "Close",
 	"aliased-tags":       "MetadataNotAliased",
 	"pending-decrypts":   "ScheduleAndCancelDeletion",
+	"cancel-enables":     "ScheduleAndCancelDeletion",
 	"racy":               "Concurrent",
 }
 
@@ -198,6 +199,17 @@ func (m *mutant) ScheduleKeyDeletion(ctx context.Context, id string, days int) (
 		days = max(backend.MinPendingDays, min(days, backend.MaxPendingDays))
 	}
 	return m.Backend.ScheduleKeyDeletion(ctx, id, days)
+}
+
+func (m *mutant) CancelKeyDeletion(ctx context.Context, id string) (backend.KeyMetadata, error) {
+	md, err := m.Backend.CancelKeyDeletion(ctx, id)
+	if m.bug == "cancel-enables" && err == nil {
+		if err := m.Backend.EnableKey(ctx, id); err != nil {
+			return md, err
+		}
+		return m.Backend.DescribeKey(ctx, id)
+	}
+	return md, err
 }
 
 func (m *mutant) RotateKey(ctx context.Context, id string) (backend.KeyMetadata, error) {

@@ -24,7 +24,7 @@ import (
 func benchManager(b *testing.B, cache bool) (*Manager, EncryptionContext) {
 	b.Helper()
 	cfg := localConfig(newKeyDir(b, testMasterKey))
-	cfg.EnableCache = cache
+	cfg.EnableCache = new(cache)
 	return startLocal(b, cfg), EncryptionContext{"bucket": "bench", "object": "obj"}
 }
 
@@ -180,7 +180,7 @@ func BenchmarkDecryptRemote(b *testing.B) {
 		b.Run(map[bool]string{false: "rtt=50us/cache=off", true: "rtt=50us/cache=on"}[cache], func(b *testing.B) {
 			w := newFakeWorld()
 			cfg := fakeConfig("remote")
-			cfg.EnableCache = cache
+			cfg.EnableCache = new(cache)
 			m := NewManager(withFakes(w), WithLogger(quietLogger()))
 			if err := m.Configure(ctx, cfg); err != nil {
 				b.Fatal(err)

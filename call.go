@@ -115,7 +115,7 @@ func invoke[T any](ctx context.Context, m *Manager, rt *runtime, o op, keyID str
 	defer cancel()
 	attempts := 1
 	if o.retryable() {
-		attempts += rt.cfg.RetryAttempts
+		attempts += rt.cfg.retries()
 	}
 	for i := 0; ; i++ {
 		v, err := fn(cctx, rt.be.Backend)

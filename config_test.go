@@ -50,7 +50,7 @@ func TestValidate(t *testing.T) {
 		{"vault approle file", vault(func(c *Config) {
 			c.AuthMethod = &AuthMethod{AppRole: &AppRole{RoleID: "r", SecretIDFile: "/s"}}
 		}), nil},
-		{"cache disabled with zero sizes", loc(func(c *Config) { c.EnableCache, c.MaxCachedKeys, c.CacheTTLSeconds = false, 0, 0 }), nil},
+		{"cache disabled with zero sizes", loc(func(c *Config) { c.EnableCache, c.MaxCachedKeys, c.CacheTTLSeconds = new(false), 0, 0 }), nil},
 		{"zero timeout means default", loc(func(c *Config) { c.TimeoutSeconds, c.RetryAttempts = 0, 0 }), nil},
 
 		{"empty", Config{}, []string{"backend_type"}},
@@ -60,11 +60,13 @@ func TestValidate(t *testing.T) {
 		{"missing master key", loc(func(c *Config) { c.MasterKey = "" }), []string{"master_key"}},
 		{"both master keys", loc(func(c *Config) { c.MasterKeyFile = "/x" }), []string{"master_key"}},
 		{"insecure with master key", loc(func(c *Config) { c.InsecurePlaintextKeys = true }), []string{"insecure_plaintext_keys"}},
-		{"zero cache size", loc(func(c *Config) { c.MaxCachedKeys = 0 }), []string{"max_cached_keys"}},
+		{"zero cache size means default", loc(func(c *Config) { c.MaxCachedKeys = 0 }), nil},
+		{"no retries", loc(func(c *Config) { c.RetryAttempts = NoRetries }), nil},
+		{"retries below -1", loc(func(c *Config) { c.RetryAttempts = -2 }), []string{"retry_attempts"}},
 		{"negative cache ttl", loc(func(c *Config) { c.CacheTTLSeconds = -1 }), []string{"cache_ttl_seconds"}},
-		{"negative sizes, cache off", loc(func(c *Config) { c.EnableCache, c.MaxCachedKeys = false, -5 }), []string{"max_cached_keys"}},
+		{"negative sizes, cache off", loc(func(c *Config) { c.EnableCache, c.MaxCachedKeys = new(false), -5 }), []string{"max_cached_keys"}},
 		{"huge ttl", loc(func(c *Config) { c.CacheTTLSeconds = MaxCacheTTLSeconds + 1 }), []string{"cache_ttl_seconds"}},
-		{"negative timeout and retries", loc(func(c *Config) { c.TimeoutSeconds, c.RetryAttempts = -1, -1 }), []string{"timeout_seconds", "retry_attempts"}},
+		{"negative timeout and retries", loc(func(c *Config) { c.TimeoutSeconds, c.RetryAttempts = -1, -2 }), []string{"timeout_seconds", "retry_attempts"}},
 		{"bad default key id", loc(func(c *Config) { c.DefaultKeyID = "../etc" }), []string{"default_key_id"}},
 		{"vault no address", vault(func(c *Config) { c.Address = "" }), []string{"address"}},
 		{"vault bad address", vault(func(c *Config) { c.Address = "vault:8200" }), []string{"address"}},
@@ -75,8 +77,8 @@ func TestValidate(t *testing.T) {
 			c.AuthMethod = &AuthMethod{AppRole: &AppRole{}}
 		}), []string{"auth_method.approle.role_id", "auth_method.approle.secret_id"}},
 		{"vault half client cert", vault(func(c *Config) { c.TLS = &TLSConfig{ClientCert: "/c"} }), []string{"tls.client_cert"}},
-		{"everything wrong", Config{BackendType: "x", EnableCache: true, TimeoutSeconds: -3},
-			[]string{"backend_type", "max_cached_keys", "cache_ttl_seconds", "timeout_seconds"}},
+		{"everything wrong", Config{BackendType: "x", EnableCache: new(true), TimeoutSeconds: -3},
+			[]string{"backend_type", "timeout_seconds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,25 +96,27 @@ func TestValidate(t *testing.T) {
 }
 
 func TestConfigJSON(t *testing.T) {
-	t.Run("absent fields take defaults", func(t *testing.T) {
+	t.Run("absent fields are the struct literal's zero values", func(t *testing.T) {
 		var c Config
 		require.NoError(t, json.Unmarshal([]byte(`{"backend_type":"local","key_dir":"/k","master_key":"m"}`), &c))
-		want := DefaultConfig()
-		want.BackendType, want.KeyDir, want.MasterKey = BackendLocal, "/k", "m"
-		require.Equal(t, want, c)
+		require.Equal(t, Config{BackendType: BackendLocal, KeyDir: "/k", MasterKey: "m"}, c)
 		require.NoError(t, c.Validate())
+		require.Equal(t, DefaultConfig().Summary().CacheSummary, c.Summary().CacheSummary)
+		require.Equal(t, DefaultRetryAttempts, c.Summary().RetryAttempts)
 	})
-	t.Run("explicit zero cache size is invalid", func(t *testing.T) {
+	t.Run("explicit zero means the default", func(t *testing.T) {
 		var c Config
-		require.NoError(t, json.Unmarshal([]byte(`{"backend_type":"local","key_dir":"/k","master_key":"m","max_cached_keys":0}`), &c))
-		require.Equal(t, []string{"max_cached_keys"}, problemFields(t, c.Validate()))
+		require.NoError(t, json.Unmarshal([]byte(`{"backend_type":"local","key_dir":"/k","master_key":"m","max_cached_keys":0,"retry_attempts":0}`), &c))
+		require.NoError(t, c.Validate())
+		require.Equal(t, DefaultMaxCachedKeys, c.Summary().CacheSummary.MaxKeys)
+		require.Equal(t, DefaultRetryAttempts, c.Summary().RetryAttempts)
 	})
-	t.Run("explicit false and zeros kept", func(t *testing.T) {
+	t.Run("explicit off switches kept", func(t *testing.T) {
 		var c Config
-		require.NoError(t, json.Unmarshal([]byte(`{"enable_cache":false,"retry_attempts":0}`), &c))
-		require.False(t, c.EnableCache)
-		require.Zero(t, c.RetryAttempts)
-		require.Equal(t, DefaultTimeoutSeconds, c.TimeoutSeconds)
+		require.NoError(t, json.Unmarshal([]byte(`{"enable_cache":false,"retry_attempts":-1}`), &c))
+		require.False(t, *c.EnableCache)
+		require.False(t, c.Summary().EnableCache)
+		require.Zero(t, c.Summary().RetryAttempts)
 	})
 	t.Run("seed vault shape", func(t *testing.T) {
 		var c Config
@@ -172,7 +176,7 @@ func TestMerge(t *testing.T) {
 	dir, ttl, on := "/other", 9, false
 	got := base.Merge(ConfigPatch{KeyDir: &dir, CacheTTLSeconds: &ttl, EnableCache: &on, TLS: &TLSConfig{CAFile: "/b"}})
 	want := localConfig("/other")
-	want.CacheTTLSeconds, want.EnableCache, want.TLS = 9, false, &TLSConfig{CAFile: "/b"}
+	want.CacheTTLSeconds, want.EnableCache, want.TLS = 9, new(false), &TLSConfig{CAFile: "/b"}
 	require.Equal(t, want, got)
 	require.Equal(t, "/a", base.TLS.CAFile, "Merge does not alias the receiver")
 	require.Equal(t, base, base.Merge(ConfigPatch{}))
@@ -180,7 +184,7 @@ func TestMerge(t *testing.T) {
 	var p ConfigPatch
 	require.NoError(t, json.Unmarshal([]byte(`{"cache_ttl_seconds": 0, "auth_method": {"token": "t"}}`), &p))
 	got = base.Merge(p)
-	require.Equal(t, 0, got.CacheTTLSeconds, "an explicit 0 in a patch is applied (and then rejected by Validate)")
+	require.Equal(t, 0, got.CacheTTLSeconds, "an explicit 0 in a patch is applied (and means the default)")
 	require.Equal(t, "t", got.AuthMethod.Token.Reveal())
 }
 
@@ -194,7 +198,7 @@ func TestLoadConfig(t *testing.T) {
 	c, err := LoadConfig(write("ok.json", `{"backend_type":"local","key_dir":"/k","master_key_file":"/run/mk","cache_ttl_seconds":60}`))
 	require.NoError(t, err)
 	require.Equal(t, 60, c.CacheTTLSeconds)
-	require.Equal(t, DefaultMaxCachedKeys, c.MaxCachedKeys)
+	require.Zero(t, c.MaxCachedKeys, "absent: the default")
 	require.NoError(t, c.Validate())
 
 	_, err = LoadConfig(write("unknown.json", `{"backend_type":"local","master_kye":"sekret-value"}`))
@@ -241,7 +245,7 @@ func TestConfigFromEnv(t *testing.T) {
 		Address: "https://vault:8200", AuthMethod: &AuthMethod{TokenFile: "/run/secrets/vault-token"},
 		Namespace: "team", MountPath: "transit2", KVMount: "kv", KeyPathPrefix: "p/keys",
 		TLS:         &TLSConfig{CAFile: "/ca.pem"},
-		EnableCache: true, MaxCachedKeys: 42, CacheTTLSeconds: 7, TimeoutSeconds: 3, RetryAttempts: 0,
+		EnableCache: new(true), MaxCachedKeys: 42, CacheTTLSeconds: 7, TimeoutSeconds: 3, RetryAttempts: 0,
 	}
 	require.Equal(t, want, c)
 	require.NoError(t, c.Validate())

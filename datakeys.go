@@ -3,9 +3,7 @@ package kms
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/cache"
@@ -80,31 +78,9 @@ func (m *Manager) Rewrap(ctx context.Context, ciphertext []byte, ec EncryptionCo
 }
 
 // cacheKey addresses a data key in the cache: cache.KeyFor (SHA-256) over
-// the ciphertext and an injective encoding of ec. The encoding is not ec's
-// canonical JSON (which would cost a JSON encoding per lookup) but identifies
-// the context at least as strictly: every context with the same encoding
-// has the same canonical form, so a hit never serves a key for a context the
-// backend would have refused.
+// the ciphertext and ec's canonical form, the same bytes the backend
+// authenticates, so a hit never serves a key for a context the backend would
+// have refused.
 func cacheKey(ciphertext []byte, ec EncryptionContext) cache.Key {
-	var keysBuf [8]string
-	keys := keysBuf[:0]
-	size := 0
-	for k, v := range ec {
-		keys = append(keys, k)
-		size += 2*binary.MaxVarintLen64 + len(k) + len(v)
-	}
-	slices.Sort(keys)
-	var buf [256]byte
-	b := buf[:0]
-	if size > len(buf) {
-		b = make([]byte, 0, size)
-	}
-	for _, k := range keys {
-		v := ec[k]
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
-	}
-	return cache.KeyFor(ciphertext, b)
+	return cache.KeyFor(ciphertext, ec.Canonical())
 }

@@ -156,7 +156,7 @@ func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
 func TestEnvelopeWipesDataKeys(t *testing.T) {
 	w := newFakeWorld()
 	cfg := fakeConfig("a")
-	cfg.EnableCache = false // Decrypt then hands out the backend's own slice
+	cfg.EnableCache = new(false) // Decrypt then hands out the backend's own slice
 	m := startFake(t, w, cfg)
 	ec := EncryptionContext{"x": "y"}
 	env := sealEnvelope(t, m, "", ec, []byte("payload"))

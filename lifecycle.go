@@ -19,10 +19,11 @@ func (m *Manager) Configure(ctx context.Context, c Config) error {
 	if st, _, _ := m.snapshot(); st == StateRunning {
 		return ErrAlreadyRunning
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.validate(m.backends); err != nil {
 		return err
 	}
-	m.setState(StateConfigured, c.clone(), "")
+	c = c.withDefaults()
+	m.setState(StateConfigured, c, "")
 	m.logger.Info("kms: configured", "backend_type", string(c.BackendType), "default_key_id", c.DefaultKeyID)
 	return nil
 }
@@ -50,9 +51,10 @@ func (m *Manager) Reconfigure(ctx context.Context, p ConfigPatch) error {
 		return ErrNotConfigured
 	}
 	next := cur.Merge(p)
-	if err := next.Validate(); err != nil {
+	if err := next.validate(m.backends); err != nil {
 		return err
 	}
+	next = next.withDefaults()
 	if st != StateRunning {
 		m.setState(StateConfigured, next, "")
 		m.logger.Info("kms: reconfigured", "backend_type", string(next.BackendType), "default_key_id", next.DefaultKeyID)
@@ -104,7 +106,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.rt.Store(rt)
 	m.setState(StateRunning, cfg, "")
 	m.logger.Info("kms: started", "backend_type", string(cfg.BackendType), "default_key_id", cfg.DefaultKeyID,
-		"enable_cache", cfg.EnableCache, "took", time.Since(start))
+		"enable_cache", cfg.cacheEnabled(), "took", time.Since(start))
 	return nil
 }
 

@@ -39,50 +39,88 @@ func startFake(t *testing.T, w *fakeWorld, cfg Config, opts ...Option) *Manager 
 	return m
 }
 
+// TestLifecycleStates runs every lifecycle operation from every state.
 func TestLifecycleStates(t *testing.T) {
+	ctx := context.Background()
+	// enter returns a Manager (with WithDefaultKeyCreation) in state st.
+	enter := func(t *testing.T, st State) *Manager {
+		w := newFakeWorld()
+		m := NewManager(withFakes(w), WithLogger(quietLogger()), WithDefaultKeyCreation())
+		t.Cleanup(func() { _ = m.Stop(ctx) })
+		if st == StateNotConfigured {
+			return m
+		}
+		require.NoError(t, m.Configure(ctx, fakeConfig("a")))
+		switch st {
+		case StateRunning:
+			require.NoError(t, m.Start(ctx))
+		case StateError:
+			failure := error(&backend.Error{Op: "open", Err: backend.ErrUnavailable})
+			w.openFailure.Store(&failure)
+			require.Error(t, m.Start(ctx))
+			w.openFailure.Store(nil)
+		}
+		require.Equal(t, st, m.Status(ctx).State)
+		return m
+	}
+	ops := []struct {
+		name string
+		do   func(*Manager) error
+	}{
+		{"Configure", func(m *Manager) error { return m.Configure(ctx, fakeConfig("a")) }},
+		{"Reconfigure", func(m *Manager) error { return m.Reconfigure(ctx, ConfigPatch{}) }},
+		{"Start", func(m *Manager) error { return m.Start(ctx) }},
+		{"Stop", func(m *Manager) error { return m.Stop(ctx) }},
+		{"GenerateDataKey", func(m *Manager) error { _, err := m.GenerateDataKey(ctx, "", nil); return err }},
+		{"DescribeKey", func(m *Manager) error { _, err := m.DescribeKey(ctx, "default"); return err }},
+	}
+	type want struct {
+		err   error // nil: success
+		state State
+	}
+	nc, cf, rn, er := StateNotConfigured, StateConfigured, StateRunning, StateError
+	table := map[State][]want{ // one entry per op, in ops order
+		nc: {{nil, cf}, {ErrNotConfigured, nc}, {ErrNotConfigured, nc}, {ErrNotRunning, nc}, {ErrNotRunning, nc}, {ErrNotRunning, nc}},
+		cf: {{nil, cf}, {nil, cf}, {nil, rn}, {ErrNotRunning, cf}, {ErrNotRunning, cf}, {ErrNotRunning, cf}},
+		rn: {{ErrAlreadyRunning, rn}, {nil, rn}, {ErrAlreadyRunning, rn}, {nil, cf}, {nil, rn}, {nil, rn}},
+		er: {{nil, cf}, {nil, cf}, {nil, rn}, {nil, cf}, {ErrNotRunning, er}, {ErrNotRunning, er}},
+	}
+	for _, st := range []State{nc, cf, rn, er} {
+		require.Len(t, table[st], len(ops))
+		for i, op := range ops {
+			w := table[st][i]
+			t.Run(string(st)+"/"+op.name, func(t *testing.T) {
+				m := enter(t, st)
+				err := op.do(m)
+				if w.err == nil {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, w.err)
+				}
+				got := m.Status(ctx)
+				require.Equal(t, w.state, got.State)
+				require.Equal(t, w.state == rn, got.Healthy)
+				require.Equal(t, w.state != nc, got.ConfigSummary != nil)
+			})
+		}
+	}
+}
+
+func TestLifecycleRestart(t *testing.T) {
 	ctx := context.Background()
 	w := newFakeWorld()
 	m := NewManager(withFakes(w), WithLogger(quietLogger()))
-
-	require.Equal(t, StateNotConfigured, m.Status(ctx).State)
-	_, ok := m.Config()
-	require.False(t, ok)
-	require.ErrorIs(t, m.Start(ctx), ErrNotConfigured)
-	require.ErrorIs(t, m.Stop(ctx), ErrNotRunning)
-	require.ErrorIs(t, m.Reconfigure(ctx, ConfigPatch{}), ErrNotConfigured)
-	_, err := m.GenerateDataKey(ctx, "k", nil)
-	require.ErrorIs(t, err, ErrNotRunning)
-
-	cfg := fakeConfig("a")
-	require.NoError(t, m.Configure(ctx, cfg))
-	st := m.Status(ctx)
-	require.Equal(t, StateConfigured, st.State)
-	require.False(t, st.Healthy)
-	require.NotNil(t, st.ConfigSummary)
+	require.NoError(t, m.Configure(ctx, fakeConfig("a")))
 	require.Empty(t, w.opened, "Configure must not open a backend")
-	_, err = m.DescribeKey(ctx, "k")
-	require.ErrorIs(t, err, ErrNotRunning)
-	require.ErrorIs(t, m.Stop(ctx), ErrNotRunning)
-
 	require.NoError(t, m.Start(ctx))
-	st = m.Status(ctx)
-	require.Equal(t, StateRunning, st.State)
-	require.True(t, st.Healthy)
-	require.Equal(t, BackendLocal, st.BackendType)
-	require.ErrorIs(t, m.Start(ctx), ErrAlreadyRunning)
-	require.ErrorIs(t, m.Configure(ctx, cfg), ErrAlreadyRunning)
-
-	_, err = m.CreateKey(ctx, CreateKeyRequest{KeyID: "default"})
+	require.Equal(t, BackendLocal, m.Status(ctx).BackendType)
+	_, err := m.CreateKey(ctx, CreateKeyRequest{KeyID: "default"})
 	require.NoError(t, err)
 	dk, err := m.GenerateDataKey(ctx, "", EncryptionContext{"bucket": "b"})
 	require.NoError(t, err)
 	require.Equal(t, "default", dk.KeyID)
-
 	require.NoError(t, m.Stop(ctx))
-	require.Equal(t, StateConfigured, m.Status(ctx).State)
 	require.True(t, w.opened[0].closed.Load(), "Stop closes the backend")
-	_, err = m.Decrypt(ctx, dk.Ciphertext, EncryptionContext{"bucket": "b"})
-	require.ErrorIs(t, err, ErrNotRunning)
 
 	// Restart: a new backend on the same store serves the old ciphertext.
 	require.NoError(t, m.Start(ctx))
@@ -167,9 +205,9 @@ func TestReconfigureMergesOnlyGivenFields(t *testing.T) {
 	want.CacheTTLSeconds, want.DefaultKeyID = 60, "other"
 	require.Equal(t, want, c)
 
-	zero := 0
+	neg := -1
 	var ce *ConfigError
-	require.ErrorAs(t, m.Reconfigure(ctx, ConfigPatch{MaxCachedKeys: &zero}), &ce)
+	require.ErrorAs(t, m.Reconfigure(ctx, ConfigPatch{MaxCachedKeys: &neg}), &ce)
 	require.Equal(t, "max_cached_keys", ce.Problems[0].Field)
 	c2, _ := m.Config()
 	require.Equal(t, c, c2)
@@ -231,7 +269,7 @@ func TestRetryPolicy(t *testing.T) {
 	w := newFakeWorld()
 	cfg := fakeConfig("a")
 	cfg.RetryAttempts = 2
-	cfg.EnableCache = false
+	cfg.EnableCache = new(false)
 	m := startFake(t, w, cfg)
 	ec := EncryptionContext{"a": "b"}
 
@@ -274,7 +312,7 @@ func TestTimeoutBoundsEveryCall(t *testing.T) {
 	cfg := fakeConfig("a")
 	cfg.TimeoutSeconds = 1
 	cfg.RetryAttempts = 3
-	cfg.EnableCache = false
+	cfg.EnableCache = new(false)
 	m := startFake(t, w, cfg)
 	w.delay.Store(int64(time.Hour))
 	start := time.Now()

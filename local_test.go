@@ -148,7 +148,7 @@ func TestLocalKeyManagementDelegates(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeyPendingDeletion, "the cache must not outlive a scheduled deletion")
 	md, err = m.CancelKeyDeletion(ctx, "k1")
 	require.NoError(t, err)
-	require.Equal(t, KeyStateEnabled, md.State)
+	require.Equal(t, KeyStateDisabled, md.State, "a cancelled deletion leaves the key Disabled, as in AWS KMS")
 	_, err = m.ScheduleKeyDeletion(ctx, "k1", 3)
 	require.ErrorIs(t, err, ErrInvalidArgument)
 }

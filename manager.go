@@ -38,7 +38,9 @@ import (
 // NewManager.
 type Manager struct {
 	logger     *slog.Logger
-	newBackend backendFactory
+	newBackend backendFactory                 // built-in backends; tests substitute fakes
+	backends   map[BackendType]BackendFactory // registered with WithBackend
+	ensureKey  bool                           // WithDefaultKeyCreation
 
 	// lifecycle serialises Configure, Reconfigure, Start and Stop, which may
 	// take long (Argon2id unlock, Vault login); mu guards the fields below
@@ -63,7 +65,8 @@ type backendFactory func(ctx context.Context, cfg Config, logger *slog.Logger) (
 // Option configures a Manager.
 type Option func(*Manager)
 
-// WithLogger sets the structured logger (default: slog.Default()). The
+// WithLogger sets the structured logger. Without it, or with nil, the
+// Manager logs to slog.Default() as it is when NewManager runs. The
 // Manager logs lifecycle events at Info, failed calls at Debug (caller
 // errors such as ErrKeyNotFound) or Warn (backend faults), with the
 // operation and key id, never key material or credentials.
@@ -75,11 +78,22 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithDefaultKeyCreation makes Start (and a hot swap to a new backend)
+// create the master key default_key_id names when the backend does not have
+// it yet, so a fresh key directory serves GenerateDataKey("") at once.
+// Without it a missing default key makes those calls fail with
+// ErrKeyNotFound until an operator creates it (CreateKey with that KeyID).
+// A default key that exists but is disabled or pending deletion is left
+// alone.
+func WithDefaultKeyCreation() Option {
+	return func(m *Manager) { m.ensureKey = true }
+}
+
 // NewManager returns a Manager in state NotConfigured.
 func NewManager(opts ...Option) *Manager {
 	m := &Manager{
 		logger:     slog.Default(),
-		newBackend: openBackend,
+		newBackend: openBuiltin,
 		state:      StateNotConfigured,
 	}
 	for _, o := range opts {

@@ -3,6 +3,7 @@ package kms
 import (
 	"bytes"
 	"context"
+	"errors"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -167,7 +168,7 @@ func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*r
 		rt.be = prev.be
 	} else {
 		octx, cancel := context.WithTimeout(ctx, rt.timeout) // e.g. an AppRole login
-		b, err := m.newBackend(octx, cfg, m.logger)
+		b, err := m.openBackend(octx, cfg)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -179,8 +180,14 @@ func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*r
 			rt.be.release()
 			return nil, err
 		}
+		if m.ensureKey && cfg.DefaultKeyID != "" {
+			if err := m.ensureDefaultKey(ctx, rt); err != nil {
+				rt.be.release()
+				return nil, err
+			}
+		}
 	}
-	if cfg.EnableCache {
+	if cfg.cacheEnabled() {
 		if prev != nil && prev.be == rt.be && prev.cache != nil &&
 			prev.cache.maxKeys == cfg.MaxCachedKeys && prev.cache.ttlSeconds == cfg.CacheTTLSeconds {
 			prev.cache.users.Add(1)
@@ -208,7 +215,7 @@ func sameBackend(a, b Config) bool {
 func (c Config) backendPart() Config {
 	p := c.clone()
 	p.DefaultKeyID = ""
-	p.EnableCache, p.MaxCachedKeys, p.CacheTTLSeconds = false, 0, 0
+	p.EnableCache, p.MaxCachedKeys, p.CacheTTLSeconds = nil, 0, 0
 	p.RetryAttempts = 0
 	p.TimeoutSeconds = 0
 	if p.BackendType == BackendVault {
@@ -217,14 +224,24 @@ func (c Config) backendPart() Config {
 	return p
 }
 
-// timeout is the per-call deadline: timeout_seconds, or the default for 0.
-func (c Config) timeout() time.Duration {
-	return time.Duration(c.effectiveTimeoutSeconds()) * time.Second
-}
-
-func (c Config) effectiveTimeoutSeconds() int {
-	if c.TimeoutSeconds <= 0 {
-		return DefaultTimeoutSeconds
+// ensureDefaultKey creates the default key when the backend lacks it
+// (WithDefaultKeyCreation). Another Manager creating it first is fine.
+func (m *Manager) ensureDefaultKey(ctx context.Context, rt *runtime) error {
+	id := rt.cfg.DefaultKeyID
+	_, err := invoke(ctx, m, rt, opDescribeKey, id, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
+		return b.DescribeKey(ctx, id)
+	})
+	if !errors.Is(err, backend.ErrKeyNotFound) {
+		return err
 	}
-	return c.TimeoutSeconds
+	_, err = invoke(ctx, m, rt, opCreateKey, id, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
+		return b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: id, Description: "default key, created at start"})
+	})
+	if errors.Is(err, backend.ErrKeyExists) {
+		return nil
+	}
+	if err == nil {
+		m.logger.Info("kms: created the default key", "key_id", id)
+	}
+	return err
 }

@@ -93,7 +93,7 @@ func (c *call) getConfig() error {
 	}
 	return c.writeJSON(200, configResponse{
 		Backend:         cfg.BackendType,
-		CacheEnabled:    cfg.EnableCache,
+		CacheEnabled:    cfg.Summary().EnableCache,
 		CacheMaxKeys:    cfg.MaxCachedKeys,
 		CacheTTLSeconds: cfg.CacheTTLSeconds,
 		DefaultKeyID:    cfg.DefaultKeyID,

@@ -22,7 +22,7 @@ func newManager(t testing.TB) *kms.Manager {
 		KeyDir:          t.TempDir(),
 		MasterKey:       kms.Secret("correct horse battery staple, test only"),
 		DefaultKeyID:    "default",
-		EnableCache:     true,
+		EnableCache:     new(true),
 		MaxCachedKeys:   100,
 		CacheTTLSeconds: 60,
 	})

@@ -153,7 +153,7 @@ func BenchmarkVaultManagerDecrypt(b *testing.B) {
 			cfg.BackendType = kms.BackendVault
 			cfg.Address = e.srv.Addr
 			cfg.AuthMethod = &kms.AuthMethod{Token: kms.Secret(e.srv.Token)}
-			cfg.EnableCache = cached
+			cfg.EnableCache = new(cached)
 			if err := m.Configure(ctx, cfg); err != nil {
 				b.Fatal(err)
 			}

@@ -50,7 +50,6 @@ func openManager(ctx context.Context, dataDir string, log *slog.Logger) (*kms.Ma
 		KeyDir:          keyDir,
 		MasterKeyFile:   mkFile,
 		DefaultKeyID:    DefaultKeyID,
-		EnableCache:     true,
 		MaxCachedKeys:   1000,
 		CacheTTLSeconds: 300,
 	}

@@ -1,7 +1,9 @@
 package kms
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -13,11 +15,11 @@ const DefaultEnvPrefix = "KMS_"
 // ConfigFromEnv returns base overlaid with the environment variables below
 // (shown with the default prefix "KMS_"; a non-empty prefix replaces it, e.g.
 // "MYAPP_KMS_" reads MYAPP_KMS_BACKEND). A variable that is unset or set to
-// the empty string leaves the field as in base. Start from DefaultConfig (or
-// a LoadConfig result) as base.
+// the empty string leaves the field as in base. Each Config field names its
+// variable in its env tag.
 //
 //	Variable                          Config field (JSON name)
-//	KMS_BACKEND                       backend_type ("local" | "vault")
+//	KMS_BACKEND                       backend_type ("local" | "vault" | registered)
 //	KMS_KEY_DIR                       key_dir
 //	KMS_MASTER_KEY                    master_key (clears master_key_file)
 //	KMS_MASTER_KEY_FILE               master_key_file (clears master_key); preferred
@@ -38,11 +40,12 @@ const DefaultEnvPrefix = "KMS_"
 //	KMS_VAULT_CLIENT_CERT             tls.client_cert
 //	KMS_VAULT_CLIENT_KEY              tls.client_key
 //	KMS_VAULT_SKIP_VERIFY             tls.skip_tls_verify (bool)
+//	KMS_BACKEND_OPTIONS               backend_options (JSON)
 //	KMS_ENABLE_CACHE                  enable_cache (bool)
 //	KMS_MAX_CACHED_KEYS               max_cached_keys (int)
 //	KMS_CACHE_TTL_SECONDS             cache_ttl_seconds (int)
 //	KMS_TIMEOUT_SECONDS               timeout_seconds (int)
-//	KMS_RETRY_ATTEMPTS                retry_attempts (int)
+//	KMS_RETRY_ATTEMPTS                retry_attempts (int; -1 for none)
 //
 // Booleans are those strconv.ParseBool accepts (1/0, true/false, ...).
 // Setting a token variable replaces base's auth_method with a token method;
@@ -62,53 +65,133 @@ func configFromLookup(prefix string, base Config, lookup func(string) (string, b
 	}
 	e := envReader{prefix: prefix, lookup: lookup}
 	c := base.clone()
-
-	if v, ok := e.str("BACKEND"); ok {
-		c.BackendType = BackendType(strings.ToLower(strings.TrimSpace(v)))
+	e.exclusive("MASTER_KEY", "MASTER_KEY_FILE")
+	e.exclusive("VAULT_APPROLE_SECRET_ID", "VAULT_APPROLE_SECRET_ID_FILE")
+	e.exclusive("VAULT_TOKEN", "VAULT_TOKEN_FILE")
+	e.fields(reflect.ValueOf(&c).Elem(), "")
+	if e.seen["BACKEND"] {
+		c.BackendType = BackendType(strings.ToLower(strings.TrimSpace(string(c.BackendType))))
 	}
-	e.setStr("KEY_DIR", &c.KeyDir)
-	mk, mkOK := e.str("MASTER_KEY")
-	mkf, mkfOK := e.str("MASTER_KEY_FILE")
+	// A secret given one way replaces the other.
 	switch {
-	case mkOK && mkfOK:
-		e.problem("MASTER_KEY_FILE", "set only one of "+e.name("MASTER_KEY")+" and "+e.name("MASTER_KEY_FILE"))
-	case mkOK:
-		c.MasterKey, c.MasterKeyFile = Secret(mk), ""
-	case mkfOK:
-		c.MasterKey, c.MasterKeyFile = "", mkf
+	case e.seen["MASTER_KEY"]:
+		c.MasterKeyFile = ""
+	case e.seen["MASTER_KEY_FILE"]:
+		c.MasterKey = ""
 	}
-	e.setBool("INSECURE_PLAINTEXT_KEYS", &c.InsecurePlaintextKeys)
-	e.setStr("DEFAULT_KEY_ID", &c.DefaultKeyID)
-
-	e.setStr("VAULT_ADDR", &c.Address)
 	e.auth(&c)
-	e.setStr("VAULT_NAMESPACE", &c.Namespace)
-	e.setStr("VAULT_MOUNT_PATH", &c.MountPath)
-	e.setStr("VAULT_KV_MOUNT", &c.KVMount)
-	e.setStr("VAULT_KEY_PATH_PREFIX", &c.KeyPathPrefix)
-	tls := TLSConfig{}
-	if c.TLS != nil {
-		tls = *c.TLS
-	}
-	n := len(e.seen)
-	e.setStr("VAULT_CACERT", &tls.CAFile)
-	e.setStr("VAULT_CLIENT_CERT", &tls.ClientCert)
-	e.setStr("VAULT_CLIENT_KEY", &tls.ClientKey)
-	e.setBool("VAULT_SKIP_VERIFY", &tls.SkipTLSVerify)
-	if len(e.seen) > n {
-		c.TLS = &tls
-	}
-
-	e.setBool("ENABLE_CACHE", &c.EnableCache)
-	e.setInt("MAX_CACHED_KEYS", &c.MaxCachedKeys)
-	e.setInt("CACHE_TTL_SECONDS", &c.CacheTTLSeconds)
-	e.setInt("TIMEOUT_SECONDS", &c.TimeoutSeconds)
-	e.setInt("RETRY_ATTEMPTS", &c.RetryAttempts)
-
 	if err := e.problems.err(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// envReader reads prefixed variables and collects problems.
+type envReader struct {
+	prefix   string
+	lookup   func(string) (string, bool)
+	seen     map[string]bool
+	problems problems
+}
+
+func (e *envReader) name(suffix string) string { return e.prefix + suffix }
+
+func (e *envReader) problem(suffix, msg string) { e.problems.add(e.name(suffix), msg) }
+
+// str returns the variable's value and whether it is set and non-empty.
+func (e *envReader) str(suffix string) (string, bool) {
+	v, ok := e.lookup(e.name(suffix))
+	if !ok || v == "" {
+		return "", false
+	}
+	if e.seen == nil {
+		e.seen = map[string]bool{}
+	}
+	e.seen[suffix] = true
+	return v, true
+}
+
+// exclusive records a problem when both variables are set.
+func (e *envReader) exclusive(a, b string) {
+	_, aOK := e.lookup(e.name(a))
+	_, bOK := e.lookup(e.name(b))
+	if aOK && bOK && e.nonEmpty(a) && e.nonEmpty(b) {
+		e.problem(b, "set only one of "+e.name(a)+" and "+e.name(b))
+	}
+}
+
+func (e *envReader) nonEmpty(suffix string) bool {
+	v, ok := e.lookup(e.name(suffix))
+	return ok && v != ""
+}
+
+// fields overlays the variables named by the env tags of struct v's fields
+// (prefix prepended); a pointer-to-struct field's tag is its fields'
+// prefix, and the struct is allocated only when one of them is set.
+func (e *envReader) fields(v reflect.Value, prefix string) bool {
+	set := false
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		tag := sf.Tag.Get("env")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+			tmp := reflect.New(f.Type().Elem())
+			if !f.IsNil() {
+				tmp.Elem().Set(f.Elem())
+			}
+			if e.fields(tmp.Elem(), prefix+tag) {
+				f.Set(tmp)
+				set = true
+			}
+			continue
+		}
+		if e.field(f, prefix+tag) {
+			set = true
+		}
+	}
+	return set
+}
+
+// field parses one variable into f by f's kind.
+func (e *envReader) field(f reflect.Value, suffix string) bool {
+	s, ok := e.str(suffix)
+	if !ok {
+		return false
+	}
+	switch {
+	case f.Type() == reflect.TypeFor[BackendOptions]():
+		if !json.Valid([]byte(s)) {
+			e.problem(suffix, "not valid JSON")
+			return false
+		}
+		f.SetBytes([]byte(s))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool, f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			e.problem(suffix, "not a boolean (want true or false)")
+			return false
+		}
+		if f.Kind() == reflect.Pointer {
+			f.Set(reflect.ValueOf(&b))
+		} else {
+			f.SetBool(b)
+		}
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			e.problem(suffix, "not an integer")
+			return false
+		}
+		f.SetInt(int64(n))
+	default:
+		panic("kms: internal error: env tag on a field of kind " + f.Kind().String())
+	}
+	return true
 }
 
 // auth overlays the Vault auth variables onto c.AuthMethod.
@@ -124,14 +207,12 @@ func (e *envReader) auth(c *Config) {
 	switch {
 	case tokenSet && appRoleSet:
 		e.problem("VAULT_TOKEN", "set either the token or the AppRole variables, not both")
-	case tokOK && tokfOK:
-		e.problem("VAULT_TOKEN_FILE", "set only one of "+e.name("VAULT_TOKEN")+" and "+e.name("VAULT_TOKEN_FILE"))
+	case tokOK && tokfOK, sidOK && sidfOK:
+		// reported by exclusive
 	case tokOK:
 		c.AuthMethod = &AuthMethod{Token: Secret(tok)}
 	case tokfOK:
 		c.AuthMethod = &AuthMethod{TokenFile: tokf}
-	case sidOK && sidfOK:
-		e.problem("VAULT_APPROLE_SECRET_ID_FILE", "set only one of "+e.name("VAULT_APPROLE_SECRET_ID")+" and "+e.name("VAULT_APPROLE_SECRET_ID_FILE"))
 	case appRoleSet:
 		r := AppRole{}
 		if c.AuthMethod != nil && c.AuthMethod.AppRole != nil {
@@ -150,55 +231,5 @@ func (e *envReader) auth(c *Config) {
 			r.MountPath = mount
 		}
 		c.AuthMethod = &AuthMethod{AppRole: &r}
-	}
-}
-
-// envReader reads prefixed variables and collects problems.
-type envReader struct {
-	prefix   string
-	lookup   func(string) (string, bool)
-	seen     []string
-	problems problems
-}
-
-func (e *envReader) name(suffix string) string { return e.prefix + suffix }
-
-func (e *envReader) problem(suffix, msg string) { e.problems.add(e.name(suffix), msg) }
-
-// str returns the variable's value and whether it is set and non-empty.
-func (e *envReader) str(suffix string) (string, bool) {
-	v, ok := e.lookup(e.name(suffix))
-	if !ok || v == "" {
-		return "", false
-	}
-	e.seen = append(e.seen, suffix)
-	return v, true
-}
-
-func (e *envReader) setStr(suffix string, dst *string) {
-	if v, ok := e.str(suffix); ok {
-		*dst = v
-	}
-}
-
-func (e *envReader) setBool(suffix string, dst *bool) {
-	if v, ok := e.str(suffix); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			e.problem(suffix, "not a boolean (want true or false)")
-			return
-		}
-		*dst = b
-	}
-}
-
-func (e *envReader) setInt(suffix string, dst *int) {
-	if v, ok := e.str(suffix); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			e.problem(suffix, "not an integer")
-			return
-		}
-		*dst = n
 	}
 }

@@ -118,43 +118,66 @@ func (b *Backend) Close() error {
 // for AppRole, the token is alive), else an error wrapping
 // backend.ErrUnavailable (or ErrAccessDenied).
 func (b *Backend) Health(ctx context.Context) error {
-	const op = "Health"
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return opError(op, "", err)
-	}
-	defer cancel()
+	_, err := call(ctx, b, "Health", "", nil, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.health(ctx)
+	})
+	return err
+}
+
+func (b *Backend) health(ctx context.Context) error {
 	var h *api.HealthResponse
-	err = b.do(ctx, http.MethodGet, "sys/health", true, func(ctx context.Context) (err error) {
+	err := b.do(ctx, http.MethodGet, "sys/health", true, func(ctx context.Context) (err error) {
 		h, err = b.client.Sys().HealthWithContext(ctx)
 		return err
 	})
 	switch {
 	case err != nil:
-		return opError(op, "", err)
+		return err
 	case h == nil:
-		return opError(op, "", fmt.Errorf("%w: vault sys/health: empty answer", backend.ErrUnavailable))
+		return fmt.Errorf("%w: vault sys/health: empty answer", backend.ErrUnavailable)
 	case !h.Initialized:
-		return opError(op, "", fmt.Errorf("%w: vault is not initialized", backend.ErrUnavailable))
+		return fmt.Errorf("%w: vault is not initialized", backend.ErrUnavailable)
 	case h.Sealed:
-		return opError(op, "", fmt.Errorf("%w: vault is sealed", backend.ErrUnavailable))
+		return fmt.Errorf("%w: vault is sealed", backend.ErrUnavailable)
 	}
-	if err := b.auth.healthErr(); err != nil {
-		return opError(op, "", err)
-	}
-	return nil
+	return b.auth.healthErr()
 }
 
-// begin checks b is open and bounds ctx by Timeout.
-func (b *Backend) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+// call is the preamble and epilogue every Backend operation shares. It
+// refuses check (an argument error found before any I/O, or nil), then a
+// closed Backend or a done ctx; runs fn with ctx bounded by Config.Timeout;
+// and wraps any error in a *backend.Error for op and keyID (an error that is
+// already a *backend.Error, naming another key, is kept). On error the
+// result is T's zero value.
+func call[T any](ctx context.Context, b *Backend, op, keyID string, check error, fn func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if check != nil {
+		return zero, opError(op, keyID, check)
+	}
 	if b.closed.Load() {
-		return nil, nil, backend.ErrClosed
+		return zero, opError(op, keyID, backend.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", backend.ErrUnavailable, err)
+		return zero, opError(op, keyID, fmt.Errorf("%w: %w", backend.ErrUnavailable, err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	return ctx, cancel, nil
+	defer cancel()
+	v, err := fn(ctx)
+	if err != nil {
+		return zero, opError(op, keyID, err)
+	}
+	return v, nil
+}
+
+// callKey is call for an operation on the key keyID supplied by the caller:
+// an invalid id is refused first, in a *backend.Error without KeyID (KeyID
+// only ever holds a valid id).
+func callKey[T any](ctx context.Context, b *Backend, op, keyID string, check error, fn func(context.Context) (T, error)) (T, error) {
+	if err := backend.ValidateKeyID(keyID); err != nil {
+		var zero T
+		return zero, opError(op, "", err)
+	}
+	return call(ctx, b, op, keyID, check, fn)
 }
 
 // do runs one Vault request. fn performs it; its error is classified. A

@@ -17,29 +17,19 @@ import (
 // key's newest version with the canonical encryption context as
 // associated_data. The key must be Enabled.
 func (b *Backend) GenerateDataKey(ctx context.Context, keyID string, ec backend.EncryptionContext) (backend.DataKey, error) {
-	const op = "GenerateDataKey"
-	if err := backend.ValidateKeyID(keyID); err != nil {
-		return backend.DataKey{}, opError(op, "", err)
-	}
-	if err := checkContext(ec); err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	defer cancel()
-	if err := b.checkUsable(ctx, keyID, true); err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	pt := make([]byte, backend.DataKeySize)
-	_, _ = rand.Read(pt) // crypto/rand.Read never fails (Go 1.24+)
-	blob, err := b.encrypt(ctx, keyID, pt, ec)
-	if err != nil {
-		clear(pt)
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: blob}, nil
+	return callKey(ctx, b, "GenerateDataKey", keyID, checkContext(ec), func(ctx context.Context) (backend.DataKey, error) {
+		if err := b.checkUsable(ctx, keyID, true); err != nil {
+			return backend.DataKey{}, err
+		}
+		pt := make([]byte, backend.DataKeySize)
+		_, _ = rand.Read(pt) // crypto/rand.Read never fails (Go 1.24+)
+		blob, err := b.encrypt(ctx, keyID, pt, ec)
+		if err != nil {
+			clear(pt)
+			return backend.DataKey{}, err
+		}
+		return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: blob}, nil
+	})
 }
 
 // Decrypt unwraps a blob from GenerateDataKey or Rewrap with
@@ -53,22 +43,16 @@ func (b *Backend) Decrypt(ctx context.Context, ciphertext []byte, ec backend.Enc
 	if err != nil {
 		return backend.DataKey{}, opError(op, "", err)
 	}
-	if err := checkContext(ec); err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	defer cancel()
-	if err := b.checkUsable(ctx, keyID, false); err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	pt, err := b.decrypt(ctx, keyID, vaultCT, ec)
-	if err != nil {
-		return backend.DataKey{}, opError(op, keyID, err)
-	}
-	return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: bytes.Clone(ciphertext)}, nil
+	return call(ctx, b, op, keyID, checkContext(ec), func(ctx context.Context) (backend.DataKey, error) {
+		if err := b.checkUsable(ctx, keyID, false); err != nil {
+			return backend.DataKey{}, err
+		}
+		pt, err := b.decrypt(ctx, keyID, vaultCT, ec)
+		if err != nil {
+			return backend.DataKey{}, err
+		}
+		return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: bytes.Clone(ciphertext)}, nil
+	})
 }
 
 // Rewrap re-seals a blob under its key's newest version, bound to the same
@@ -82,27 +66,17 @@ func (b *Backend) Rewrap(ctx context.Context, ciphertext []byte, ec backend.Encr
 	if err != nil {
 		return nil, opError(op, "", err)
 	}
-	if err := checkContext(ec); err != nil {
-		return nil, opError(op, keyID, err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return nil, opError(op, keyID, err)
-	}
-	defer cancel()
-	if err := b.checkUsable(ctx, keyID, true); err != nil {
-		return nil, opError(op, keyID, err)
-	}
-	pt, err := b.decrypt(ctx, keyID, vaultCT, ec)
-	if err != nil {
-		return nil, opError(op, keyID, err)
-	}
-	defer clear(pt)
-	blob, err := b.encrypt(ctx, keyID, pt, ec)
-	if err != nil {
-		return nil, opError(op, keyID, err)
-	}
-	return blob, nil
+	return call(ctx, b, op, keyID, checkContext(ec), func(ctx context.Context) ([]byte, error) {
+		if err := b.checkUsable(ctx, keyID, true); err != nil {
+			return nil, err
+		}
+		pt, err := b.decrypt(ctx, keyID, vaultCT, ec)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(pt)
+		return b.encrypt(ctx, keyID, pt, ec)
+	})
 }
 
 // maxContextLen bounds the canonical encryption context sent to Vault.

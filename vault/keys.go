@@ -24,53 +24,41 @@ const (
 // if the transit key cannot be created the claim is removed again. An
 // existing transit key of the right type without a record is adopted.
 func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (backend.KeyMetadata, error) {
-	const op = "CreateKey"
 	id := req.KeyID
 	if id == "" {
 		id = backend.NewKeyID()
 	}
-	if err := backend.ValidateKeyID(id); err != nil {
-		return backend.KeyMetadata{}, opError(op, "", err)
-	}
-	if err := req.Validate(); err != nil {
-		return backend.KeyMetadata{}, opError(op, id, err)
-	}
-	usage := backend.KeyUsageEncryptDecrypt
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, id, err)
-	}
-	defer cancel()
-
-	existing, version, err := b.readRecord(ctx, id)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, id, err)
-	}
-	if existing != nil {
-		return backend.KeyMetadata{}, opError(op, id, backend.ErrKeyExists)
-	}
-	rec := &record{
-		Format:       recordFormat,
-		KeyID:        id,
-		Description:  req.Description,
-		KeyUsage:     usage,
-		State:        string(backend.KeyStateEnabled),
-		CreationDate: time.Now().UTC(),
-		Tags:         cloneTags(req.Tags),
-	}
-	if err := b.writeRecord(ctx, rec, version); err != nil {
-		if errors.Is(err, errCASConflict) {
-			err = backend.ErrKeyExists
+	return callKey(ctx, b, "CreateKey", id, req.Validate(), func(ctx context.Context) (backend.KeyMetadata, error) {
+		existing, version, err := b.readRecord(ctx, id)
+		if err != nil {
+			return backend.KeyMetadata{}, err
 		}
-		return backend.KeyMetadata{}, opError(op, id, err)
-	}
-	tk, err := b.createTransitKey(ctx, id)
-	if err != nil {
-		b.rollbackCreate(ctx, id)
-		return backend.KeyMetadata{}, opError(op, id, err)
-	}
-	b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
-	return rec.metadata(tk.LatestVersion), nil
+		if existing != nil {
+			return backend.KeyMetadata{}, backend.ErrKeyExists
+		}
+		rec := &record{
+			Format:       recordFormat,
+			KeyID:        id,
+			Description:  req.Description,
+			KeyUsage:     backend.KeyUsageEncryptDecrypt,
+			State:        string(backend.KeyStateEnabled),
+			CreationDate: time.Now().UTC(),
+			Tags:         cloneTags(req.Tags),
+		}
+		if err := b.writeRecord(ctx, rec, version); err != nil {
+			if errors.Is(err, errCASConflict) {
+				err = backend.ErrKeyExists
+			}
+			return backend.KeyMetadata{}, err
+		}
+		tk, err := b.createTransitKey(ctx, id)
+		if err != nil {
+			b.rollbackCreate(ctx, id)
+			return backend.KeyMetadata{}, err
+		}
+		b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
+		return rec.metadata(tk.LatestVersion), nil
+	})
 }
 
 func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, error) {
@@ -112,17 +100,9 @@ func (b *Backend) rollbackCreate(ctx context.Context, id string) {
 // DescribeKey returns keyID's metadata: the KV record plus the transit key's
 // latest_version.
 func (b *Backend) DescribeKey(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
-	const op = "DescribeKey"
-	if err := backend.ValidateKeyID(keyID); err != nil {
-		return backend.KeyMetadata{}, opError(op, "", err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	}
-	defer cancel()
-	md, err := b.describe(ctx, keyID)
-	return md, opError(op, keyID, err)
+	return callKey(ctx, b, "DescribeKey", keyID, nil, func(ctx context.Context) (backend.KeyMetadata, error) {
+		return b.describe(ctx, keyID)
+	})
 }
 
 func (b *Backend) describe(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
@@ -177,62 +157,59 @@ func (b *Backend) listIDs(ctx context.Context) ([]string, error) {
 // described concurrently.
 func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (backend.ListKeysResult, error) {
 	const op = "ListKeys"
-	limit := req.Limit
+	limit, check := req.Limit, error(nil)
 	switch {
 	case limit < 0:
-		return backend.ListKeysResult{}, opError(op, "", fmt.Errorf("%w: negative limit", backend.ErrInvalidArgument))
+		check = fmt.Errorf("%w: negative limit", backend.ErrInvalidArgument)
 	case limit == 0:
 		limit = backend.DefaultListLimit
 	case limit > maxListLimit:
 		limit = maxListLimit
 	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.ListKeysResult{}, opError(op, "", err)
-	}
-	defer cancel()
-	ids, err := b.listIDs(ctx)
-	if err != nil {
-		return backend.ListKeysResult{}, opError(op, "", err)
-	}
-	if req.Marker != "" {
-		i, _ := slices.BinarySearch(ids, req.Marker)
-		for i < len(ids) && ids[i] <= req.Marker {
-			i++
+	return call(ctx, b, op, "", check, func(ctx context.Context) (backend.ListKeysResult, error) {
+		ids, err := b.listIDs(ctx)
+		if err != nil {
+			return backend.ListKeysResult{}, err
 		}
-		ids = ids[i:]
-	}
-	var res backend.ListKeysResult
-	if len(ids) > limit {
-		ids, res.Truncated = ids[:limit], true
-	}
-	mds := make([]backend.KeyMetadata, len(ids))
-	errs := make([]error, len(ids))
-	sem := make(chan struct{}, listWorkers)
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			mds[i], errs[i] = b.describe(ctx, id)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			res.Keys = append(res.Keys, mds[i])
-		case errors.Is(err, backend.ErrKeyNotFound):
-			// deleted (or half-created) meanwhile: not listed
-		default:
-			return backend.ListKeysResult{}, opError(op, ids[i], err)
+		if req.Marker != "" {
+			i, _ := slices.BinarySearch(ids, req.Marker)
+			for i < len(ids) && ids[i] <= req.Marker {
+				i++
+			}
+			ids = ids[i:]
 		}
-	}
-	if res.Truncated && len(ids) > 0 {
-		res.NextMarker = ids[len(ids)-1]
-	}
-	return res, nil
+		var res backend.ListKeysResult
+		if len(ids) > limit {
+			ids, res.Truncated = ids[:limit], true
+		}
+		mds := make([]backend.KeyMetadata, len(ids))
+		errs := make([]error, len(ids))
+		sem := make(chan struct{}, listWorkers)
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				mds[i], errs[i] = b.describe(ctx, id)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				res.Keys = append(res.Keys, mds[i])
+			case errors.Is(err, backend.ErrKeyNotFound):
+				// deleted (or half-created) meanwhile: not listed
+			default:
+				return backend.ListKeysResult{}, opError(op, ids[i], err)
+			}
+		}
+		if res.Truncated && len(ids) > 0 {
+			res.NextMarker = ids[len(ids)-1]
+		}
+		return res, nil
+	})
 }
 
 // EnableKey re-enables a Disabled key (a no-op for an Enabled one).
@@ -313,39 +290,32 @@ func (b *Backend) CancelKeyDeletion(ctx context.Context, keyID string) (backend.
 // RotateKey rotates the transit key: new data keys use the new version,
 // blobs under older versions keep decrypting. The key must be Enabled.
 func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
-	const op = "RotateKey"
-	if err := backend.ValidateKeyID(keyID); err != nil {
-		return backend.KeyMetadata{}, opError(op, "", err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	}
-	defer cancel()
-	rec, _, err := b.readRecord(ctx, keyID)
-	switch {
-	case err != nil:
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	case rec == nil:
-		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyNotFound)
-	case rec.publicState() == backend.KeyStatePendingDeletion:
-		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyPendingDeletion)
-	case rec.State == string(backend.KeyStateDisabled):
-		return backend.KeyMetadata{}, opError(op, keyID, backend.ErrKeyDisabled)
-	}
-	// Not retried: a lost answer must not rotate twice.
-	s, err := b.write(ctx, b.transitKeyPath(keyID)+"/rotate", nil, false)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	}
-	tk, err := parseTransitKey(s)
-	if err != nil {
-		if tk, err = b.readTransitKey(ctx, keyID); err != nil {
-			return backend.KeyMetadata{}, opError(op, keyID, err)
+	return callKey(ctx, b, "RotateKey", keyID, nil, func(ctx context.Context) (backend.KeyMetadata, error) {
+		rec, _, err := b.readRecord(ctx, keyID)
+		switch {
+		case err != nil:
+			return backend.KeyMetadata{}, err
+		case rec == nil:
+			return backend.KeyMetadata{}, backend.ErrKeyNotFound
+		case rec.publicState() == backend.KeyStatePendingDeletion:
+			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
+		case rec.State == string(backend.KeyStateDisabled):
+			return backend.KeyMetadata{}, backend.ErrKeyDisabled
 		}
-	}
-	b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
-	return rec.metadata(tk.LatestVersion), nil
+		// Not retried: a lost answer must not rotate twice.
+		s, err := b.write(ctx, b.transitKeyPath(keyID)+"/rotate", nil, false)
+		if err != nil {
+			return backend.KeyMetadata{}, err
+		}
+		tk, err := parseTransitKey(s)
+		if err != nil {
+			if tk, err = b.readTransitKey(ctx, keyID); err != nil {
+				return backend.KeyMetadata{}, err
+			}
+		}
+		b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
+		return rec.metadata(tk.LatestVersion), nil
+	})
 }
 
 // TagKey merges tags into the key's tags; an empty value removes that tag.
@@ -384,24 +354,17 @@ func (b *Backend) updateDescribe(ctx context.Context, op, keyID string, fn func(
 }
 
 func (b *Backend) updateThen(ctx context.Context, op, keyID string, fn func(*record) error, describe bool) (backend.KeyMetadata, error) {
-	if err := backend.ValidateKeyID(keyID); err != nil {
-		return backend.KeyMetadata{}, opError(op, "", err)
-	}
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	}
-	defer cancel()
-	rec, err := b.updateRecord(ctx, keyID, fn)
-	if err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
-	}
-	b.log.Info("vault: key metadata updated", "op", op, "key_id", keyID, "state", rec.publicState())
-	if !describe {
-		return backend.KeyMetadata{}, nil
-	}
-	md, err := b.withVersion(ctx, rec)
-	return md, opError(op, keyID, err)
+	return callKey(ctx, b, op, keyID, nil, func(ctx context.Context) (backend.KeyMetadata, error) {
+		rec, err := b.updateRecord(ctx, keyID, fn)
+		if err != nil {
+			return backend.KeyMetadata{}, err
+		}
+		b.log.Info("vault: key metadata updated", "op", op, "key_id", keyID, "state", rec.publicState())
+		if !describe {
+			return backend.KeyMetadata{}, nil
+		}
+		return b.withVersion(ctx, rec)
+	})
 }
 
 func cloneTags(t map[string]string) map[string]string {

@@ -25,21 +25,19 @@ import (
 // purged.
 func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 	const op = "Purge"
-	lctx, cancel, err := b.begin(ctx)
+	ids, err := call(ctx, b, op, "", nil, b.listIDs)
 	if err != nil {
-		return nil, opError(op, "", err)
-	}
-	ids, err := b.listIDs(lctx)
-	cancel()
-	if err != nil {
-		return nil, opError(op, "", err)
+		return nil, err
 	}
 	var purged []string
 	var errs []error
 	for _, id := range ids {
-		done, err := b.purgeOne(ctx, id, time.Now())
+		now := time.Now()
+		done, err := call(ctx, b, op, id, nil, func(ctx context.Context) (bool, error) {
+			return b.purgeOne(ctx, id, now)
+		})
 		if err != nil {
-			errs = append(errs, opError(op, id, err))
+			errs = append(errs, err)
 			if ctx.Err() != nil {
 				break
 			}
@@ -55,13 +53,10 @@ func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 // errSkip from an update function: this key is not due.
 var errSkip = errors.New("vault: not due for purge")
 
+// purgeOne purges id if it is due at now. Purge runs it within a Timeout of
+// its own.
 func (b *Backend) purgeOne(ctx context.Context, id string, now time.Time) (bool, error) {
-	ctx, cancel, err := b.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	_, err = b.updateRecord(ctx, id, func(r *record) error {
+	_, err := b.updateRecord(ctx, id, func(r *record) error {
 		switch {
 		case r.State == statePurging:
 			return errNoChange // an earlier Purge was interrupted; finish it

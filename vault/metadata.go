@@ -191,7 +191,8 @@ func (b *Backend) updateRecord(ctx context.Context, keyID string, fn func(*recor
 // stateTTL is how long GenerateDataKey, Decrypt and Rewrap trust a key state
 // read from KV. Changes made through this Backend apply at once; changes by
 // another process (another replica, an operator) apply within stateTTL. The
-// cache saves a KV round trip on every data-key call.
+// cache saves a KV round trip on every data-key call; this bounded
+// propagation delay is a deliberate choice, documented on Backend.DisableKey.
 const stateTTL = time.Second
 
 type stateEntry struct {

@@ -42,3 +42,46 @@ func (bp *BufferPool) get(size int) *[]byte {
 
 // put recycles b, which get returned.
 func (bp *BufferPool) put(b *[]byte) { bp.pool(len(*b)).Put(b) }
+
+// smallBuf is the first size of a stream's segment buffer: enough for a
+// small object, so that a stream of a few KiB does not allocate a whole
+// 1 MiB segment. A buffer that needs more grows once, to the full segment.
+const smallBuf = 64 << 10
+
+// buffer is a stream's buffer for one segment. It is allocated on first use
+// and reused for the life of the stream, so the steady state allocates
+// nothing.
+type buffer struct {
+	buf    []byte
+	pooled *[]byte // buf's pooled backing, to give back; nil if allocated
+}
+
+// grow makes buf at least n <= full bytes long, keeping its contents: from
+// the pool if there is one, else smallBuf bytes the first time if that is
+// enough, else full.
+func (b *buffer) grow(n, full int, pool *BufferPool) {
+	if len(b.buf) >= n {
+		return
+	}
+	if pool != nil {
+		b.pooled = pool.get(full)
+		copy(*b.pooled, b.buf)
+		b.buf = *b.pooled
+		return
+	}
+	size := full
+	if n <= smallBuf && len(b.buf) == 0 {
+		size = min(smallBuf, full)
+	}
+	nb := make([]byte, size)
+	copy(nb, b.buf)
+	b.buf = nb
+}
+
+// giveBack returns buf to the pool it came from, if any.
+func (b *buffer) giveBack(pool *BufferPool) {
+	if b.pooled != nil {
+		pool.put(b.pooled)
+		b.pooled, b.buf = nil, nil
+	}
+}

@@ -12,6 +12,12 @@ func (r *decryptReader) String() string { return "stream.decryptReader" }
 // Format prints String for every verb.
 func (r *decryptReader) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(r.String())) }
 
+// String describes the reader without its buffers.
+func (r *parallelReader) String() string { return "stream.parallelReader" }
+
+// Format prints String for every verb.
+func (r *parallelReader) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(r.String())) }
+
 // String describes the writer without its buffers.
 func (w *encryptWriter) String() string { return "stream.encryptWriter" }
 

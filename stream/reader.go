@@ -3,82 +3,7 @@ package stream
 import (
 	"crypto/cipher"
 	"io"
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"time"
 )
-
-// maxRead bounds one Read on the source. The Go runtime copies 1 MiB or more
-// with non-temporal stores, which would push a segment out of the cache just
-// before GCM reads it (2-3x slower to open).
-const maxRead = 512 << 10
-
-// decryptReader opens segments as it reads them. A segment's plaintext is
-// released only after its tag verified, and only the segment read while the
-// source is at EOF is opened as the last one, so a stream missing its last
-// segment, or with bytes appended, fails to authenticate instead of ending
-// cleanly.
-//
-// Segments are always copied into a buffer of the reader before they are
-// opened, never opened from the caller's memory: GCM over a cache-resident
-// segment is about twice as fast, which more than pays for the copy. With
-// WithConcurrency(n), n workers take turns reading the next segment into
-// their own buffer (so it is hot in the cache of the core that opens it) and
-// hand it back in stream order.
-type decryptReader struct {
-	s      *segmentSource
-	all    []*job // every job, to give their buffers back at the end
-	aead   cipher.AEAD
-	job    job       // sequential mode's one segment buffer
-	pool   *openPool // nil when sequential
-	cur    *job      // opened segment being consumed
-	curPos int
-	err    error // sticky; io.EOF once the last segment has been consumed
-}
-
-// openPool is the concurrent mode: each worker owns buffersPerWorker jobs
-// (so a segment stays in the cache of the core that reads and opens it),
-// reads the next segment into a free one whenever it has one, and queues it
-// on ordered while still holding the source lock, so ordered is in stream
-// order. The reader hands each job back to its owner once consumed.
-type openPool struct {
-	ordered chan *job // read segments in stream order; an end job after the last
-	quit    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
-}
-
-const buffersPerWorker = 2
-
-// stop ends the workers and waits until none touches the source any more.
-func (p *openPool) stop() {
-	p.quit1()
-	p.wg.Wait()
-}
-
-// quit1 tells the workers to end. It is the cleanup of an abandoned reader,
-// and must not block: cleanups share one goroutine.
-func (p *openPool) quit1() { p.once.Do(func() { close(p.quit) }) }
-
-// segmentSource reads a stream's segments in order. The workers share it and
-// take turns under mu (see lockTurn); it holds no reference to the
-// decryptReader, so an abandoned reader can be collected and its workers
-// stopped.
-type segmentSource struct {
-	mu      sync.Mutex
-	src     io.Reader
-	g       geometry
-	prefix  [prefixSize]byte
-	bufSize int
-	pool    *BufferPool
-	next    int64 // index of the next segment to read
-	peek    byte  // first byte of segment next, read to learn the previous one was not last
-	peeked  bool
-	eof     bool        // the last segment has been read
-	err     error       // read error; no segment is read after it
-	ended   atomic.Bool // eof or err is set; workers read it without mu
-}
 
 // NewDecryptReader returns a reader of the plaintext of the stream in r,
 // encrypted with the 32-byte key and associated data aad. It reads the
@@ -112,160 +37,79 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	if err != nil {
 		return nil, &Error{Op: op, Segment: -1, Reason: "deriving the stream key", Err: err}
 	}
-	// One byte beyond a segment tells whether it is the last one.
-	s := &segmentSource{src: r, g: geometry{int64(c.segmentSize)}, prefix: h.prefix, bufSize: c.segmentSize + 1, pool: c.pool}
-	dr := &decryptReader{s: s, aead: aead}
-	dr.all = append(dr.all, &dr.job)
+	src := segmentSource{src: r, g: geometry{int64(c.segmentSize)}, prefix: h.prefix, pool: c.pool}
 	if c.concurrency > 1 {
-		p := &openPool{ordered: make(chan *job, buffersPerWorker*c.concurrency), quit: make(chan struct{})}
-		for range c.concurrency {
-			free := make(chan *job, buffersPerWorker)
-			for range buffersPerWorker {
-				j := &job{done: make(chan struct{}, 1), free: free}
-				dr.all = append(dr.all, j)
-				free <- j
-			}
-			p.wg.Add(1)
-			go openWorker(aead, s, p, free)
-		}
-		dr.pool = p
-		runtime.AddCleanup(dr, (*openPool).quit1, p)
+		return newParallelReader(aead, src, c.concurrency), nil
 	}
-	return dr, nil
+	return &decryptReader{aead: aead, src: src}, nil
 }
 
-// openWorker reads the next segment into each of its free jobs, queues the
-// job in stream order, then opens it. It returns after queueing an end job
-// once the source has no more segments, or when the pool stops.
-func openWorker(aead cipher.AEAD, s *segmentSource, p *openPool, free chan *job) {
-	defer p.wg.Done()
-	for {
-		var j *job
-		select {
-		case j = <-free:
-		case <-p.quit:
-			return
-		}
-		j = latest(free, j)
-		s.lockTurn()
-		select {
-		case <-p.quit:
-			s.mu.Unlock()
-			return
-		default:
-		}
-		j.end = !s.read(j)
-		if s.eof || s.err != nil {
-			s.ended.Store(true)
-		}
-		p.ordered <- j // never blocks: it has room for every job
-		s.mu.Unlock()
-		if j.end {
-			j.done <- struct{}{}
-			return
-		}
-		j.out, j.err = aead.Open(j.dst, j.nonce[:], j.in, nil)
-		j.done <- struct{}{}
-		// If the reader was waiting for j, the send made it runnable on this
-		// P, where it would otherwise wait until this worker blocks (often a
-		// whole segment later): let it run now, so that it hands j back
-		// before this worker picks the buffer for its next segment (see
-		// latest). Once the source is exhausted there is no next segment,
-		// and yielding only delays the end of the stream.
-		if !s.ended.Load() {
-			runtime.Gosched()
-		}
-	}
-}
-
-// latest returns the job the reader handed back last, j or one still in
-// free, and leaves the others in free. free is first in, first out, but the
-// job consumed last is the one whose buffer is still in this core's cache:
-// taking the older one would fetch a whole segment buffer back from memory.
-// Only the worker receives from free, so the receives do not block.
-func latest(free chan *job, j *job) *job {
-	for range len(free) {
-		k := <-free
-		free <- j // never blocks: the receive made room
-		j = k
-	}
-	return j
+// decryptReader is the sequential reader. It reads each segment into its
+// one buffer and opens it there, or straight into the caller's slice when
+// that holds the whole segment. Ciphertext is always copied into the
+// buffer first, never opened in the caller's memory: GCM over a segment the
+// copy has just brought into the cache runs about twice as fast, which more
+// than pays for the copy.
+type decryptReader struct {
+	aead   cipher.AEAD
+	src    segmentSource
+	seg    segment // the reader's one segment buffer
+	unread []byte  // authenticated plaintext not yet returned, in seg's buffer
+	err    error   // sticky; io.EOF once the last segment has been returned
 }
 
 // Read reads authenticated plaintext into p.
 func (r *decryptReader) Read(p []byte) (int, error) {
-	for {
-		if r.cur != nil {
-			if r.curPos < len(r.cur.out) {
-				n := copy(p, r.cur.out[r.curPos:])
-				r.curPos += n
-				return n, nil
-			}
-			r.release(r.cur)
-			r.cur = nil
-		}
+	for len(r.unread) == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if r.pool == nil && len(p) >= int(r.s.g.ptCap(r.s.next)) {
-			n, err := r.readInto(p)
-			if n == 0 && err == nil {
-				continue // an empty last segment
-			}
-			return n, err
+		if !r.next() {
+			return 0, r.err
 		}
-		j, err := r.nextOpened()
-		if err != nil {
+		if n := len(r.seg.ct) - tagSize; len(p) >= n {
+			// The whole segment fits: open it straight into p. If the
+			// tag does not verify, GCM wipes what it wrote.
+			if _, err := r.open(p[:0]); err != nil {
+				return 0, err
+			}
+			if n == 0 {
+				continue // an empty final segment
+			}
+			return n, nil
+		}
+		var err error
+		if r.unread, err = r.open(r.seg.ct[:0]); err != nil {
 			return 0, err
 		}
-		r.cur, r.curPos = j, 0
 	}
-}
-
-// readInto opens the next segment straight into p, which can hold it
-// (sequential mode only). If the tag does not verify, GCM wipes what it
-// wrote and nothing is returned.
-func (r *decryptReader) readInto(p []byte) (int, error) {
-	j := r.take()
-	if !r.s.read(j) {
-		r.release(j)
-		return 0, r.finish()
-	}
-	out, err := r.aead.Open(p[:0], j.nonce[:], j.in, nil)
-	index := int64(j.index)
-	r.release(j)
-	if err != nil {
-		return 0, r.fail(authError("Read", index, ""))
-	}
-	return len(out), nil
+	n := copy(p, r.unread)
+	r.unread = r.unread[n:]
+	return n, nil
 }
 
 // WriteTo writes the remaining plaintext to w straight from the reader's
-// buffers; io.Copy uses it.
+// buffer; io.Copy uses it.
 func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	if r.cur != nil {
-		n, err := w.Write(r.cur.out[r.curPos:])
-		total += int64(n)
-		if err != nil {
-			return total, r.fail(err)
+	for {
+		if len(r.unread) > 0 {
+			n, err := w.Write(r.unread)
+			total += int64(n)
+			r.unread = nil
+			if err != nil {
+				return total, r.fail(err)
+			}
 		}
-		r.release(r.cur)
-		r.cur = nil
-	}
-	for r.err == nil {
-		j, err := r.nextOpened()
-		if err != nil {
+		if r.err != nil || !r.next() {
 			break
 		}
-		n, err := w.Write(j.out)
-		total += int64(n)
-		r.release(j)
-		if err != nil {
-			return total, r.fail(err)
+		var err error
+		if r.unread, err = r.open(r.seg.ct[:0]); err != nil {
+			break
 		}
 	}
 	if r.err == io.EOF {
@@ -274,106 +118,72 @@ func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 	return total, r.err
 }
 
-// nextOpened returns the next authenticated segment; the caller releases it.
-// At the end of the stream it returns io.EOF, or the read error.
-func (r *decryptReader) nextOpened() (*job, error) {
-	if r.pool == nil {
-		j := r.take()
-		if !r.s.read(j) {
-			r.release(j)
-			return nil, r.finish()
-		}
-		j.out, j.err = r.aead.Open(j.dst, j.nonce[:], j.in, nil)
-		return r.check(j)
+// next reads the next segment into r.seg. At the end of the stream it
+// returns false, with r.err io.EOF or the error that stopped reading.
+func (r *decryptReader) next() bool {
+	if r.src.read(&r.seg) {
+		return true
 	}
-	j := <-r.pool.ordered
-	<-j.done
-	if j.end {
-		r.release(j)
-		return nil, r.finish()
+	err := r.src.err
+	if err == nil {
+		err = io.EOF
 	}
-	return r.check(j)
+	r.fail(err)
+	return false
 }
 
-// check fails the stream if j did not authenticate.
-func (r *decryptReader) check(j *job) (*job, error) {
-	if j.err != nil {
-		index := int64(j.index)
-		r.release(j)
-		return nil, r.fail(authError("Read", index, ""))
-	}
-	return j, nil
-}
-
-// finish ends the stream once the source has no more segments: io.EOF after
-// the last segment, or the error that stopped reading.
-func (r *decryptReader) finish() error {
-	r.s.mu.Lock()
-	err := r.s.err
-	r.s.mu.Unlock()
+// open authenticates the segment just read, into dst: the caller's slice,
+// or the segment's own buffer to open it in place.
+func (r *decryptReader) open(dst []byte) ([]byte, error) {
+	out, err := r.aead.Open(dst, r.seg.nonce[:], r.seg.ct, nil)
 	if err != nil {
-		return r.fail(err)
+		return nil, r.fail(authError("Read", int64(r.seg.index), ""))
 	}
-	r.err = io.EOF
-	r.stop()
-	return io.EOF
+	return out, nil
 }
 
-// fail makes err sticky and stops the workers.
+// fail makes err sticky and gives the buffer back to the pool.
 func (r *decryptReader) fail(err error) error {
-	r.err = err
-	if r.cur != nil {
-		r.release(r.cur)
-		r.cur = nil
-	}
-	r.stop()
+	r.err, r.unread = err, nil
+	r.seg.giveBack(r.src.pool)
 	return err
 }
 
-// stop ends the workers, if any, waits until they let go of the source and
-// the buffers, and gives the buffers back to the pool.
-func (r *decryptReader) stop() {
-	if r.pool != nil {
-		r.pool.stop()
-	}
-	if r.s.pool != nil {
-		for _, j := range r.all {
-			j.giveBack(r.s.pool)
-		}
-	}
+// maxRead bounds one Read on the source. The Go runtime copies 1 MiB or more
+// with non-temporal stores, which would push a segment out of the cache just
+// before GCM reads it (2-3x slower to open).
+const maxRead = 512 << 10
+
+// segmentSource reads a stream's segments in order, each into a buffer of
+// the reader. Only a segment read while the source is at EOF is the last
+// one, so a stream missing its last segment, or with bytes appended, fails
+// to authenticate instead of ending cleanly; one byte of lookahead beyond
+// each segment tells.
+type segmentSource struct {
+	src    io.Reader
+	g      geometry
+	prefix [prefixSize]byte
+	pool   *BufferPool
+	next   int64 // index of the next segment to read
+	peek   byte  // first byte of segment next, read to learn the previous one was not last
+	peeked bool
+	eof    bool  // the last segment has been read
+	err    error // read error; no segment is read after it
 }
 
-// take returns the sequential mode's job.
-func (r *decryptReader) take() *job { return &r.job }
-
-// release hands a consumed job back to the worker that owns it.
-func (r *decryptReader) release(j *job) {
-	j.in, j.dst, j.out, j.err, j.end = nil, nil, nil, nil, false
-	if j.free != nil {
-		j.free <- j // never blocks: it has room for all of the owner's jobs
-	}
+// segment is a ciphertext segment read into a reader's buffer, with its
+// nonce.
+type segment struct {
+	buffer // one ciphertext segment and the lookahead byte
+	ct     []byte
+	index  uint32
+	nonce  [nonceSize]byte
 }
 
-// lockTurn takes mu for a worker. It first waits by yielding rather than
-// parking: waking a parked goroutine can take 100-200µs on a virtual
-// machine, as long as opening a segment, and would serialise the workers.
-// After a millisecond (a source slow to deliver) it parks.
-func (s *segmentSource) lockTurn() {
-	start := time.Now()
-	for i := 1; !s.mu.TryLock(); i++ {
-		if i%64 == 0 && time.Since(start) > time.Millisecond {
-			s.mu.Lock()
-			return
-		}
-		runtime.Gosched()
-	}
-}
-
-// read reads segment s.next into j, learning from one byte of lookahead
-// whether it is the last, and sets j's input, output and nonce. It returns
-// false, leaving the reason in s.err (nil at a clean end), if there is no
-// segment to read. Workers call it under s.mu.
-func (s *segmentSource) read(j *job) bool {
+// read reads segment s.next into seg and sets its ciphertext and nonce. It
+// returns false, leaving the reason in s.err (nil at a clean end), if there
+// is no segment to read.
+func (s *segmentSource) read(seg *segment) bool {
 	if s.eof || s.err != nil {
 		return false
 	}
@@ -383,28 +193,29 @@ func (s *segmentSource) read(j *job) bool {
 	}
 	ctLen := int(s.g.ctCap(s.next))
 	want := ctLen + 1
-	growBuf(j, min(want, smallBuf), s.bufSize, s.pool)
+	full := int(s.g.seg) + 1
+	seg.grow(min(want, smallBuf), full, s.pool)
 	n := 0
 	if s.peeked {
-		j.buf[0] = s.peek
+		seg.buf[0] = s.peek
 		n = 1
 	}
 	var err error
 	for {
 		// A small first buffer serves small streams; grow once it fills up.
-		lim := min(want, len(j.buf), n+maxRead)
+		lim := min(want, len(seg.buf), n+maxRead)
 		var m int
-		m, err = io.ReadFull(s.src, j.buf[n:lim])
+		m, err = io.ReadFull(s.src, seg.buf[n:lim])
 		n += m
 		if err != nil || n == want {
 			break
 		}
-		growBuf(j, want, s.bufSize, s.pool)
+		seg.grow(want, full, s.pool)
 	}
 	last := false
 	switch err {
 	case nil:
-		s.peek, s.peeked = j.buf[ctLen], true
+		s.peek, s.peeked = seg.buf[ctLen], true
 	case io.EOF, io.ErrUnexpectedEOF:
 		// The source ended inside this segment: it must be the marked last one.
 		last, s.peeked, s.eof = true, false, true
@@ -417,10 +228,9 @@ func (s *segmentSource) read(j *job) bool {
 		s.err = &Error{Op: "Read", Segment: s.next, Reason: "reading ciphertext", Err: err}
 		return false
 	}
-	j.index = uint32(s.next)
-	j.in = j.buf[:ctLen]
-	j.dst = j.buf[:0]
-	setNonce(&j.nonce, &s.prefix, j.index, last)
+	seg.index = uint32(s.next)
+	seg.ct = seg.buf[:ctLen]
+	setNonce(&seg.nonce, &s.prefix, seg.index, last)
 	s.next++
 	return true
 }

@@ -15,8 +15,8 @@ type encryptWriter struct {
 	p        pipeline
 	g        geometry
 	hdr      header
-	next     int64 // index of the next segment to start
-	fill     *job  // segment being filled, plaintext at fill.buf[fill.head:][:fillN]
+	next     int64    // index of the next segment to start
+	fill     *sealJob // segment being filled, plaintext at fill.buf[fill.head:][:fillN]
 	fillN    int
 	err      error // sticky
 	closed   bool

@@ -25,8 +25,6 @@ type payloadReader interface {
 	Size() int64
 }
 
-func streamOpts(seg int) []stream.Option { return []stream.Option{stream.WithSegmentSize(seg)} }
-
 // newPayloadWriter returns a stream writer. The stream keeps only the key it
 // derives, so the caller may clear key when this returns.
 func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int, buffers *stream.BufferPool) (io.WriteCloser, error) {
@@ -35,16 +33,8 @@ func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int, buffer
 
 // newPayloadReaderAt opens a stream for random access; it authenticates the
 // final segment.
-func newPayloadReaderAt(r io.ReaderAt, size int64, key, aad []byte, seg, _ int) (payloadReader, error) {
-	return stream.NewDecryptReaderAt(r, size, key, aad, streamOpts(seg)...)
-}
-
-// payloadEncryptedSize is the stored size of a plaintext of n bytes (-1 if
-// the stream can't hold it).
-func payloadEncryptedSize(n int64, seg int) int64 { return stream.EncryptedSize(n, streamOpts(seg)...) }
-
-func payloadDecryptedSize(c int64, seg int) (int64, error) {
-	return stream.DecryptedSize(c, streamOpts(seg)...)
+func newPayloadReaderAt(r io.ReaderAt, size int64, key, aad []byte, seg int) (payloadReader, error) {
+	return stream.NewDecryptReaderAt(r, size, key, aad, stream.WithSegmentSize(seg))
 }
 
 func isPayloadAuthError(err error) bool { return errors.Is(err, stream.ErrAuthentication) }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+
+	"github.com/envkms/kms/stream"
 )
 
 var (
@@ -86,8 +88,8 @@ func (e *Encryptor) DecryptObject(ctx context.Context, bucket, object string, me
 	}
 	var plainOff, cipherOff int64
 	for _, p := range m.parts {
-		cs := payloadEncryptedSize(p.Size, r.seg)
-		if cs < 0 {
+		cs, err := stream.EncryptedSize(p.Size, r.seg)
+		if err != nil {
 			r.Close()
 			return nil, errCorrupt("part too large for the segment size")
 		}
@@ -119,7 +121,7 @@ func (r *ObjectReader) stream(p *objectPart) (io.ReaderAt, error) {
 	r.mu.Unlock()
 	defer clear(oek)
 	section := io.NewSectionReader(r.src, p.cipherOff, p.cipherSz)
-	ra, err := newPayloadReaderAt(section, p.cipherSz, oek, streamAAD(r.bucket, r.object, p.number), r.seg, r.concurrency)
+	ra, err := newPayloadReaderAt(section, p.cipherSz, oek, streamAAD(r.bucket, r.object, p.number), r.seg)
 	switch {
 	case err != nil && isPayloadAuthError(err):
 		p.err = errTampered(err)

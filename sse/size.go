@@ -1,5 +1,7 @@
 package sse
 
+import "github.com/envkms/kms/stream"
+
 // EncryptedSize returns the number of bytes EncryptObject or EncryptPart
 // write to dst for a plaintext of n bytes, given the metadata they returned
 // (for a part: the upload's metadata).
@@ -14,8 +16,8 @@ func EncryptedSize(meta map[string]string, n int64) (int64, error) {
 	if m == nil {
 		return n, nil
 	}
-	c := payloadEncryptedSize(n, m.segmentSize)
-	if c < 0 || n > maxObjectSize {
+	c, err := stream.EncryptedSize(n, m.segmentSize)
+	if err != nil || n > maxObjectSize {
 		return 0, errInvalidArgument("size too large")
 	}
 	return c, nil
@@ -34,7 +36,7 @@ func DecryptedSize(meta map[string]string, storedSize int64) (int64, error) {
 		return storedSize, nil
 	}
 	if m.parts == nil {
-		n, err := payloadDecryptedSize(storedSize, m.segmentSize)
+		n, err := stream.DecryptedSize(storedSize, m.segmentSize)
 		if err != nil {
 			return 0, errTampered(err)
 		}
@@ -43,8 +45,8 @@ func DecryptedSize(meta map[string]string, storedSize int64) (int64, error) {
 	var plain, stored int64
 	for _, p := range m.parts {
 		plain += p.Size
-		c := payloadEncryptedSize(p.Size, m.segmentSize)
-		if c < 0 {
+		c, err := stream.EncryptedSize(p.Size, m.segmentSize)
+		if err != nil {
 			return 0, errCorrupt("part too large for the segment size")
 		}
 		stored += c

@@ -9,8 +9,9 @@
 // # Wire format
 //
 // The parameters are: key K (32 bytes), associated data A (any length, not
-// stored), ciphertext segment size S (default 1,048,576; 57 <= S <= 2^30).
-// All integers are big-endian.
+// stored), ciphertext segment size S (default DefaultSegmentSize, 1,048,576;
+// MinSegmentSize <= S <= MaxSegmentSize, 57 <= S <= 2^30). All integers are
+// big-endian.
 //
 //	ciphertext = header || segment_0 || segment_1 || ... || segment_(n-1)
 //	header     = 0x28 || salt || prefix       (40 bytes; 0x28 = 40 = header length)
@@ -33,8 +34,9 @@
 //
 // So a ciphertext of C bytes has n = ceil(C/S) segments; segment i starts at
 // byte i*S (40 for i = 0) and ends at min((i+1)*S, C). Plaintext byte p lives
-// in segment (p+40)/(S-16). The associated data is bound through the key
-// derivation, not the GCM AAD.
+// in segment (p+40)/(S-16). EncryptedSize, DecryptedSize, CiphertextRange and
+// SegmentEnd do this arithmetic given S. The associated data is bound
+// through the key derivation, not the GCM AAD.
 //
 // To decrypt: check the header length byte, derive the stream key, open every
 // segment with its nonce, marking the segment that ends the ciphertext as

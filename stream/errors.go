@@ -66,3 +66,8 @@ func (e *Error) Unwrap() error { return e.Err }
 func authError(op string, segment int64, reason string) error {
 	return &Error{Op: op, Segment: segment, Reason: reason, Err: ErrAuthentication}
 }
+
+// argError reports an invalid argument or option.
+func argError(op, reason string) error {
+	return &Error{Op: op, Segment: -1, Reason: reason, Err: ErrInvalidArgument}
+}

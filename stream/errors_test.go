@@ -35,9 +35,9 @@ func TestKeySize(t *testing.T) {
 
 func TestInvalidOptions(t *testing.T) {
 	for name, opt := range map[string]Option{
-		"segment too small": WithSegmentSize(minSegmentSize - 1),
+		"segment too small": WithSegmentSize(MinSegmentSize - 1),
 		"segment zero":      WithSegmentSize(0),
-		"segment too large": WithSegmentSize(maxSegmentSize + 1),
+		"segment too large": WithSegmentSize(MaxSegmentSize + 1),
 		"concurrency 0":     WithConcurrency(0),
 		"concurrency -1":    WithConcurrency(-1),
 		"concurrency huge":  WithConcurrency(maxConcurrency + 1),
@@ -48,12 +48,20 @@ func TestInvalidOptions(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidArgument, name)
 		_, err = NewDecryptReaderAt(bytes.NewReader(nil), 0, testKey, nil, opt)
 		require.ErrorIs(t, err, ErrInvalidArgument, name)
-		_, err = DecryptedSize(100, opt)
-		require.ErrorIs(t, err, ErrInvalidArgument, name)
-		require.Equal(t, int64(-1), EncryptedSize(1, opt), name)
 		var se *Error
 		require.ErrorAs(t, err, &se)
-		require.Equal(t, "DecryptedSize", se.Op)
+		require.Equal(t, "NewDecryptReaderAt", se.Op)
+	}
+	// The size functions take the segment size alone.
+	for _, seg := range []int{MinSegmentSize - 1, 0, -1, MaxSegmentSize + 1} {
+		_, err := EncryptedSize(1, seg)
+		requireOpErr(t, err, "EncryptedSize", ErrInvalidArgument)
+		_, err = DecryptedSize(100, seg)
+		requireOpErr(t, err, "DecryptedSize", ErrInvalidArgument)
+		_, _, err = CiphertextRange(0, 1, seg)
+		requireOpErr(t, err, "CiphertextRange", ErrInvalidArgument)
+		_, err = SegmentEnd(0, seg)
+		requireOpErr(t, err, "SegmentEnd", ErrInvalidArgument)
 	}
 	// nil options are ignored; the last valid option wins.
 	_, err := NewEncryptWriter(io.Discard, testKey, nil, nil, WithSegmentSize(100), WithSegmentSize(200))
@@ -181,7 +189,7 @@ func TestErrorsLeakNothing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ra.ReadAt(make([]byte, 300), 0)
 	collect(err)
-	_, err = DecryptedSize(65, WithSegmentSize(64))
+	_, err = DecryptedSize(65, 64)
 	collect(err)
 	require.GreaterOrEqual(t, len(errs), 9)
 

@@ -53,7 +53,14 @@ func ExampleNewDecryptReader() {
 func ExampleCiphertextRange() {
 	// Plaintext bytes [5,000,000, 5,000,100) of an object with 1 MiB segments
 	// live in ciphertext segment 4; fetch it (plus the 40-byte header) for a range GET.
-	start, end := stream.CiphertextRange(5_000_000, 100)
-	fmt.Println(start, end, stream.EncryptedSize(10<<20))
+	start, end, err := stream.CiphertextRange(5_000_000, 100, stream.DefaultSegmentSize)
+	if err != nil {
+		log.Fatal(err)
+	}
+	size, err := stream.EncryptedSize(10<<20, stream.DefaultSegmentSize)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(start, end, size)
 	// Output: 4194304 5242880 10485976
 }

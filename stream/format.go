@@ -26,15 +26,22 @@ const (
 	nonceSize  = 12 // prefix || uint32 counter || last-segment byte
 	tagSize    = 16 // GCM tag appended to every segment
 
-	// minSegmentSize is the smallest segment that holds the header, a tag and
-	// one byte of plaintext in the first segment (Tink's lower bound).
-	minSegmentSize = HeaderSize + tagSize + 1
-	// maxSegmentSize bounds the per-segment buffers a stream allocates.
-	maxSegmentSize = 1 << 30
-
 	// maxSegments is the number of segments a stream may hold: the counter is
 	// 32 bits and Tink refuses segment number 2^32-1.
 	maxSegments = math.MaxUint32
+)
+
+// Bounds of the ciphertext segment size, for every function and option of
+// this package that takes one. Every segment size in the range gives a valid
+// Tink stream; package sse accepts the same range.
+const (
+	// MinSegmentSize (57) is the smallest segment size: the first segment
+	// must hold the header, a tag and one byte of plaintext (Tink's lower
+	// bound).
+	MinSegmentSize = HeaderSize + tagSize + 1
+	// MaxSegmentSize (1 GiB) is the largest segment size. It bounds the
+	// buffers a stream allocates, each of which holds up to one segment.
+	MaxSegmentSize = 1 << 30
 )
 
 // Values of the last byte of a segment nonce.

@@ -122,3 +122,12 @@ func (m *runtimeMem) read() {
 	runtime.ReadMemStats(&s)
 	m.bytes = s.TotalAlloc
 }
+
+// requireOpErr checks that err is an *Error of op wrapping sentinel.
+func requireOpErr(t testing.TB, err error, op string, sentinel error) {
+	t.Helper()
+	require.ErrorIs(t, err, sentinel, op)
+	var se *Error
+	require.ErrorAs(t, err, &se, op)
+	require.Equal(t, op, se.Op)
+}

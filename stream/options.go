@@ -21,13 +21,13 @@ type config struct {
 }
 
 // WithSegmentSize sets the ciphertext segment size in bytes (default
-// DefaultSegmentSize). It must be at least 57 (header + tag + 1 byte, as Tink
-// requires) and at most 1 GiB. Every segment but the last is exactly this
-// long; the first one includes the header.
+// DefaultSegmentSize), from MinSegmentSize (57: header, tag and 1 byte, as
+// Tink requires) to MaxSegmentSize (1 GiB). Every segment but the last is
+// exactly this long; the first one includes the header.
 func WithSegmentSize(n int) Option {
 	return func(c *config) {
-		if n < minSegmentSize || n > maxSegmentSize {
-			c.setErr(fmt.Sprintf("segment size %d outside [%d, %d]", n, minSegmentSize, maxSegmentSize))
+		if err := checkSegmentSize("Option", n); err != nil {
+			c.setErr(err)
 			return
 		}
 		c.segmentSize = n
@@ -41,7 +41,7 @@ func WithSegmentSize(n int) Option {
 func WithConcurrency(n int) Option {
 	return func(c *config) {
 		if n < 1 || n > maxConcurrency {
-			c.setErr(fmt.Sprintf("concurrency %d outside [1, %d]", n, maxConcurrency))
+			c.setErr(argError("Option", fmt.Sprintf("concurrency %d outside [1, %d]", n, maxConcurrency)))
 			return
 		}
 		c.concurrency = n
@@ -63,9 +63,10 @@ func withRand(r io.Reader) Option {
 	return func(c *config) { c.rand = r }
 }
 
-func (c *config) setErr(reason string) {
+// setErr records the first invalid option; err is an *Error.
+func (c *config) setErr(err error) {
 	if c.err == nil {
-		c.err = &Error{Op: "Option", Segment: -1, Reason: reason, Err: ErrInvalidArgument}
+		c.err = err
 	}
 }
 

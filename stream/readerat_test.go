@@ -35,7 +35,7 @@ func checkRange(t testing.TB, ra *ReaderAt, pt []byte, off int64, n int) {
 
 func TestReadAtRandomRanges(t *testing.T) {
 	for _, tc := range []struct{ seg, size int }{
-		{minSegmentSize, 1000}, {64, 0}, {64, 1}, {100, 5000}, {4096, 50000}, {4096, 4040}, {4096, 4041},
+		{MinSegmentSize, 1000}, {64, 0}, {64, 1}, {100, 5000}, {4096, 50000}, {4096, 4040}, {4096, 4041},
 	} {
 		g := geometry{int64(tc.seg)}
 		pt := seeded(uint64(tc.size), tc.size)

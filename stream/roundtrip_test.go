@@ -23,7 +23,7 @@ func sizesAround(seg int) []int {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, seg := range []int{minSegmentSize, 64, 100, 4096} {
+	for _, seg := range []int{MinSegmentSize, 64, 100, 4096} {
 		for _, conc := range []int{1, 2, 3} {
 			for _, size := range sizesAround(seg) {
 				name := fmt.Sprintf("seg=%d/conc=%d/size=%d", seg, conc, size)
@@ -42,7 +42,9 @@ func testRoundTrip(t *testing.T, seg, conc, size int) {
 
 	// Reference ciphertext: one Write, sequential, fixed randomness.
 	want := encrypt(t, pt, WithSegmentSize(seg), fixed())
-	require.Equal(t, EncryptedSize(int64(size), WithSegmentSize(seg)), int64(len(want)))
+	c, err := EncryptedSize(int64(size), seg)
+	require.NoError(t, err)
+	require.Equal(t, c, int64(len(want)))
 	segs, ok := refOpen(testKey, testAAD, want, seg)
 	require.True(t, ok, "reference decoder rejects our ciphertext")
 	require.True(t, bytes.Equal(pt, bytes.Join(segs, nil)))
@@ -117,7 +119,7 @@ func testRoundTrip(t *testing.T, seg, conc, size int) {
 	}
 	require.Equal(t, size, n)
 	require.True(t, bytes.Equal(pt, got))
-	d, err := DecryptedSize(int64(len(want)), WithSegmentSize(seg))
+	d, err := DecryptedSize(int64(len(want)), seg)
 	require.NoError(t, err)
 	require.Equal(t, int64(size), d)
 }
@@ -126,7 +128,9 @@ func TestRoundTripLarge(t *testing.T) {
 	pt := seeded(7, 5<<20+12345)
 	for _, conc := range []int{1, 2, 4} {
 		ct := encrypt(t, pt, WithConcurrency(conc))
-		require.Equal(t, EncryptedSize(int64(len(pt))), int64(len(ct)))
+		c, err := EncryptedSize(int64(len(pt)), DefaultSegmentSize)
+		require.NoError(t, err)
+		require.Equal(t, c, int64(len(ct)))
 		for _, dconc := range []int{1, 3} {
 			got, err := decryptAll(ct, WithConcurrency(dconc))
 			require.NoError(t, err)

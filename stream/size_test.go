@@ -12,18 +12,19 @@ import (
 
 func TestSizesInverse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, seg := range []int{minSegmentSize, 64, 1000, 4096, DefaultSegmentSize, maxSegmentSize} {
+	for _, seg := range []int{MinSegmentSize, 64, 1000, 4096, DefaultSegmentSize, MaxSegmentSize} {
 		g := geometry{int64(seg)}
 		sizes := []int64{0, 1, g.ptCap(0) - 1, g.ptCap(0), g.ptCap(0) + 1, g.ptStart(7), 1 << 40}
 		for range 1000 {
 			sizes = append(sizes, rng.Int64N(1<<42))
 		}
 		for _, p := range sizes {
-			c := EncryptedSize(p, WithSegmentSize(seg))
-			if c < 0 {
+			c, err := EncryptedSize(p, seg)
+			if err != nil {
+				requireOpErr(t, err, "EncryptedSize", ErrTooLarge)
 				continue
 			}
-			d, err := DecryptedSize(c, WithSegmentSize(seg))
+			d, err := DecryptedSize(c, seg)
 			require.NoError(t, err, "seg %d p %d c %d", seg, p, c)
 			require.Equal(t, p, d, "seg %d", seg)
 		}
@@ -35,7 +36,7 @@ func TestSizesInverse(t *testing.T) {
 func TestDecryptedSizeEveryCiphertextSize(t *testing.T) {
 	const seg = 64
 	for c := int64(0); c < 10*seg; c++ {
-		_, err := DecryptedSize(c, WithSegmentSize(seg))
+		_, err := DecryptedSize(c, seg)
 		last := (c-1)%seg + 1
 		ok := c >= HeaderSize+tagSize && (c <= seg || last >= tagSize)
 		if ok {
@@ -49,22 +50,57 @@ func TestDecryptedSizeEveryCiphertextSize(t *testing.T) {
 func TestSizeLimits(t *testing.T) {
 	g := geometry{DefaultSegmentSize}
 	maxPT := g.ptCap(0) + (maxSegments-1)*g.ptCap(1)
-	c := EncryptedSize(maxPT)
+	const seg = DefaultSegmentSize
+	c, err := EncryptedSize(maxPT, seg)
+	require.NoError(t, err)
 	require.Positive(t, c)
-	d, err := DecryptedSize(c)
+	d, err := DecryptedSize(c, seg)
 	require.NoError(t, err)
 	require.Equal(t, maxPT, d)
-	require.Equal(t, int64(-1), EncryptedSize(maxPT+1))
-	_, err = DecryptedSize(c + DefaultSegmentSize)
+	_, err = EncryptedSize(maxPT+1, seg)
+	requireOpErr(t, err, "EncryptedSize", ErrTooLarge)
+	_, err = DecryptedSize(c+DefaultSegmentSize, seg)
 	requireAuthErr(t, err)
-	require.Equal(t, int64(-1), EncryptedSize(-1))
-	require.Equal(t, int64(-1), EncryptedSize(math.MaxInt64))
-	require.Equal(t, int64(-1), EncryptedSize(10, WithSegmentSize(10)))
-	_, err = DecryptedSize(100, WithSegmentSize(10))
-	require.ErrorIs(t, err, ErrInvalidArgument)
-	_, err = DecryptedSize(math.MaxInt64)
+	_, err = EncryptedSize(-1, seg)
+	requireOpErr(t, err, "EncryptedSize", ErrInvalidArgument)
+	_, err = EncryptedSize(math.MaxInt64, seg)
+	requireOpErr(t, err, "EncryptedSize", ErrTooLarge)
+	_, err = EncryptedSize(math.MaxInt64, MinSegmentSize)
+	requireOpErr(t, err, "EncryptedSize", ErrTooLarge)
+	_, err = EncryptedSize(10, 10)
+	requireOpErr(t, err, "EncryptedSize", ErrInvalidArgument)
+	_, err = DecryptedSize(100, 10)
+	requireOpErr(t, err, "DecryptedSize", ErrInvalidArgument)
+	_, err = DecryptedSize(math.MaxInt64, seg)
 	requireAuthErr(t, err)
-	require.Equal(t, int64(HeaderSize+tagSize), EncryptedSize(0))
+	_, err = DecryptedSize(-1, seg)
+	requireAuthErr(t, err)
+	c, err = EncryptedSize(0, seg)
+	require.NoError(t, err)
+	require.Equal(t, int64(HeaderSize+tagSize), c)
+}
+
+// SegmentEnd is the plaintext end of the segment holding each offset.
+func TestSegmentEnd(t *testing.T) {
+	for _, seg := range []int{MinSegmentSize, 64, 100, DefaultSegmentSize, MaxSegmentSize} {
+		g := geometry{int64(seg)}
+		for i := range int64(5) {
+			for _, off := range []int64{g.ptStart(i), (g.ptStart(i) + g.ptStart(i+1)) / 2, g.ptStart(i+1) - 1} {
+				end, err := SegmentEnd(off, seg)
+				require.NoError(t, err)
+				require.Equal(t, g.ptStart(i+1), end, "seg %d off %d", seg, off)
+				require.Equal(t, i, g.segmentOf(off))
+			}
+		}
+		maxPT := g.ptCap(0) + (maxSegments-1)*g.ptCap(1)
+		end, err := SegmentEnd(maxPT-1, seg)
+		require.NoError(t, err)
+		require.Equal(t, maxPT, end)
+		for _, off := range []int64{-1, maxPT, math.MaxInt64} {
+			_, err := SegmentEnd(off, seg)
+			requireOpErr(t, err, "SegmentEnd", ErrInvalidArgument)
+		}
+	}
 }
 
 // recordingReaderAt remembers the ciphertext intervals read.
@@ -90,7 +126,8 @@ func TestCiphertextRange(t *testing.T) {
 	for range 2000 {
 		off := rng.Int64N(int64(len(pt)))
 		n := 1 + rng.Int64N(400)
-		start, end := CiphertextRange(off, n, WithSegmentSize(seg))
+		start, end, err := CiphertextRange(off, n, seg)
+		require.NoError(t, err)
 		require.Zero(t, start%seg)
 		require.Zero(t, end%seg)
 		require.Equal(t, g.segmentOf(off)*seg, start)
@@ -113,15 +150,20 @@ func TestCiphertextRange(t *testing.T) {
 		}
 	}
 	// The whole plaintext needs the whole ciphertext.
-	start, end := CiphertextRange(0, int64(len(pt)), WithSegmentSize(seg))
+	start, end, err := CiphertextRange(0, int64(len(pt)), seg)
+	require.NoError(t, err)
 	require.Equal(t, int64(0), start)
 	require.GreaterOrEqual(t, end, int64(len(ct)))
 	require.Less(t, end-seg, int64(len(ct)))
-	for _, bad := range [][2]int64{{-1, 5}, {0, 0}, {5, -1}, {math.MaxInt64, 1}} {
-		s, e := CiphertextRange(bad[0], bad[1])
-		require.Equal(t, [2]int64{0, 0}, [2]int64{s, e}, "%v", bad)
+	s, e, err := CiphertextRange(7, 0, seg)
+	require.NoError(t, err)
+	require.Equal(t, [2]int64{0, 0}, [2]int64{s, e})
+	for _, bad := range [][2]int64{{-1, 5}, {5, -1}, {math.MaxInt64, 1}} {
+		_, _, err := CiphertextRange(bad[0], bad[1], seg)
+		requireOpErr(t, err, "CiphertextRange", ErrInvalidArgument)
 	}
-	s, e := CiphertextRange(5, math.MaxInt64)
+	s, e, err = CiphertextRange(5, math.MaxInt64, DefaultSegmentSize)
+	require.NoError(t, err)
 	require.Equal(t, int64(0), s)
 	require.Equal(t, int64(math.MaxInt64), e)
 }

@@ -26,8 +26,9 @@ type Encryptor struct {
 type Option func(*Encryptor)
 
 // WithSegmentSize sets the ciphertext segment size of new objects (default
-// 1 MiB, stream.DefaultSegmentSize; 128 B..64 MiB). Existing objects record
-// their own, so changing it never breaks reads.
+// 1 MiB, stream.DefaultSegmentSize; stream.MinSegmentSize..MaxSegmentSize,
+// 57 B..1 GiB). Existing objects record their own, so changing it never
+// breaks reads.
 func WithSegmentSize(n int) Option { return func(e *Encryptor) { e.segmentSize = n } }
 
 // WithConcurrency sets how many goroutines encrypt or decrypt the segments of

@@ -51,12 +51,6 @@ func kindName(k Kind) string {
 	return ""
 }
 
-// Segment sizes accepted in metadata.
-const (
-	minSegmentSize = 128
-	maxSegmentSize = 64 << 20
-)
-
 // objectMeta is decoded version-1 metadata.
 type objectMeta struct {
 	kind        Kind

@@ -1,6 +1,8 @@
 package sse
 
-// Glue to package stream: the payload format (design §4).
+// Glue to package stream: the payload format (design §4). The segment
+// geometry (sizes, bounds, boundaries) is stream's; sse records only the
+// segment size of each object.
 
 import (
 	"errors"
@@ -12,11 +14,10 @@ import (
 // defaultSegmentSize is the ciphertext segment size of new objects.
 const defaultSegmentSize = stream.DefaultSegmentSize
 
-// Layout constants of the stream format, used to align range reads to
-// segments.
+// Segment sizes accepted for new objects and in metadata: stream's.
 const (
-	payloadHeaderSize = stream.HeaderSize
-	payloadTagSize    = 16
+	minSegmentSize = stream.MinSegmentSize
+	maxSegmentSize = stream.MaxSegmentSize
 )
 
 // payloadReader is a decrypting io.ReaderAt over one stream.
@@ -38,14 +39,3 @@ func newPayloadReaderAt(r io.ReaderAt, size int64, key, aad []byte, seg int) (pa
 }
 
 func isPayloadAuthError(err error) bool { return errors.Is(err, stream.ErrAuthentication) }
-
-// segmentBoundary returns the end of the plaintext segment holding local
-// offset off of one stream with ciphertext segment size seg.
-func segmentBoundary(off int64, seg int) int64 {
-	first := int64(seg - payloadHeaderSize - payloadTagSize)
-	if off < first {
-		return first
-	}
-	rest := int64(seg - payloadTagSize)
-	return first + ((off-first)/rest+1)*rest
-}

@@ -3,6 +3,8 @@ package sse
 import (
 	"io"
 	"sync"
+
+	"github.com/envkms/kms/stream"
 )
 
 // rawChunk is the read size for objects that are not encrypted.
@@ -35,17 +37,18 @@ type rangeReader struct {
 
 // chunkAt returns how many bytes to read at pos: up to the end of the
 // segment (or part) holding it.
-func (rr *rangeReader) chunkAt(pos int64) int64 {
+func (rr *rangeReader) chunkAt(pos int64) (int64, error) {
 	part := rr.r.partAt(pos)
 	local := pos - part.plainOff
-	var next int64
-	if rr.r.seg == 0 {
-		next = local + rawChunk
-	} else {
-		next = segmentBoundary(local, rr.r.seg)
+	next := local + rawChunk
+	if rr.r.seg != 0 {
+		var err error
+		if next, err = stream.SegmentEnd(local, rr.r.seg); err != nil {
+			return 0, err // unreachable: the metadata's segment size is valid
+		}
 	}
 	next = min(next, part.plainSize)
-	return min(next-local, rr.end-pos)
+	return min(next-local, rr.end-pos), nil
 }
 
 // readChunk reads p (a chunk) at pos. Reaching the end of the object early is
@@ -77,7 +80,11 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c := rr.chunkAt(rr.pos)
+	c, err := rr.chunkAt(rr.pos)
+	if err != nil {
+		rr.err = err
+		return 0, err
+	}
 	if int64(len(p)) >= c {
 		n, err := rr.readChunk(p[:c], rr.pos)
 		rr.pos += int64(n)
@@ -125,7 +132,11 @@ func (rr *rangeReader) WriteTo(w io.Writer) (int64, error) {
 	for rr.err == nil && rr.pos < rr.end {
 		chunks = chunks[:0]
 		for pos := rr.pos; len(chunks) < k && pos < rr.end; {
-			c := rr.chunkAt(pos)
+			c, err := rr.chunkAt(pos)
+			if err != nil {
+				rr.err = err
+				return total, err
+			}
 			i := len(chunks)
 			if int64(cap(bufs[i])) < c {
 				bufs[i] = make([]byte, c)

@@ -222,6 +222,8 @@ func TestConcurrencyOption(t *testing.T) {
 	require.Equal(t, plain[:buf.Len()], buf.Bytes())
 	_, err = New(nil, WithConcurrency(0))
 	requireSSEError(t, err, "InvalidArgument", 400, ErrInvalidArgument)
-	_, err = New(nil, WithSegmentSize(64))
+	_, err = New(nil, WithSegmentSize(minSegmentSize-1))
+	requireSSEError(t, err, "InvalidArgument", 400, ErrInvalidArgument)
+	_, err = New(nil, WithSegmentSize(maxSegmentSize+1))
 	requireSSEError(t, err, "InvalidArgument", 400, ErrInvalidArgument)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/envkms/kms/backend"
+	"github.com/envkms/kms/stream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -377,14 +378,14 @@ func TestNoNonceReuse(t *testing.T) {
 				require.NoError(t, err)
 				_, _ = w.Write([]byte(fmt.Sprint("content ", i)))
 				require.NoError(t, w.Close())
-				hdr := string(buf.Bytes()[:payloadHeaderSize])
+				hdr := string(buf.Bytes()[:stream.HeaderSize])
 				require.False(t, seen[hdr], "stream header repeated")
 				seen[hdr] = true
 			}
 			sealed := map[string]bool{}
 			for i := 0; i < 20; i++ {
 				stored, meta := put(t, e, "b", "o", req, []byte("same"))
-				hdr := string(stored[:payloadHeaderSize])
+				hdr := string(stored[:stream.HeaderSize])
 				require.False(t, seen[hdr] || sealed[meta[metaSealedKey]])
 				seen[hdr], sealed[meta[metaSealedKey]] = true, true
 			}

@@ -1,0 +1,142 @@
+package sigv4
+
+// Which payload hash a request may have signed, and binding the body to it.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// emptyBody reports whether r has no body.
+func emptyBody(r *http.Request) bool {
+	return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
+}
+
+// payloadPlan says which payload hashes may have been signed and how the
+// body must be checked afterwards.
+type payloadPlan struct {
+	candidates []string
+	buffered   []byte // body read to compute its hash (no x-amz-content-sha256)
+	hasBuffer  bool
+}
+
+func (v *Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Values) (payloadPlan, error) {
+	declared := r.Header.Values(hdrContentSHA256)
+	if len(declared) > 1 {
+		return payloadPlan{}, fail(ErrMalformedRequest, "repeated x-amz-content-sha256 header")
+	}
+	if sr.presigned && len(declared) == 0 && len(q[qContentSHA256]) == 1 {
+		declared = q[qContentSHA256]
+	}
+	if len(declared) == 1 {
+		ph := declared[0]
+		switch {
+		case ph == unsignedPayload, ph == streamingUnsigned, ph == streamingSigned:
+		case len(ph) == sha256.Size*2 && isLowerHex(ph):
+		case strings.HasPrefix(ph, "STREAMING-"):
+			return payloadPlan{}, fail(ErrUnsupported, "unsupported streaming payload mode")
+		default:
+			return payloadPlan{}, fail(ErrMalformedRequest, "malformed x-amz-content-sha256")
+		}
+		if v.signedBody && (ph == unsignedPayload || ph == streamingUnsigned) && !emptyBody(r) {
+			return payloadPlan{}, fail(ErrPayloadNotSigned, "the payload must be signed")
+		}
+		return payloadPlan{candidates: []string{ph}}, nil
+	}
+	if sr.presigned {
+		if emptyBody(r) {
+			return payloadPlan{candidates: []string{unsignedPayload, emptySHA256}}, nil
+		}
+		if v.signedBody {
+			return payloadPlan{}, fail(ErrPayloadNotSigned, "the payload must be signed")
+		}
+		return payloadPlan{candidates: []string{unsignedPayload}}, nil
+	}
+	// Header form without x-amz-content-sha256: the signer hashed the body.
+	if r.Body == nil || r.Body == http.NoBody {
+		return payloadPlan{candidates: []string{emptySHA256}}, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, v.maxBuffered+1))
+	if err != nil {
+		return payloadPlan{}, fmt.Errorf("sigv4: reading the body to hash it: %w", err)
+	}
+	if int64(len(body)) > v.maxBuffered {
+		return payloadPlan{}, fail(ErrUnsupported, "body too large to verify without x-amz-content-sha256")
+	}
+	sum := sha256.Sum256(body)
+	return payloadPlan{candidates: []string{hex.EncodeToString(sum[:])}, buffered: body, hasBuffer: true}, nil
+}
+
+// bindPayload makes the body honour the payload hash that was signed.
+func bindPayload(r *http.Request, creds aws.Credentials, sr sigRequest, ph string, plan payloadPlan) error {
+	switch {
+	case plan.hasBuffer:
+		r.Body = io.NopCloser(bytes.NewReader(plan.buffered))
+	case ph == unsignedPayload:
+	case ph == streamingSigned:
+		if r.Body == nil || r.Body == http.NoBody {
+			return fail(ErrMalformedBody, "streaming payload without a body")
+		}
+		seed, _ := hex.DecodeString(sr.signature)
+		signer := &chunkSigner{
+			ctx:    r.Context(),
+			signer: v4.NewStreamSigner(creds, sr.service, sr.region, seed),
+			t:      sr.t,
+		}
+		r.Body = newChunkedReader(r.Body, r.Header, signer)
+	case ph == streamingUnsigned:
+		// Nothing to decode: a request without a body (a GET signed so).
+		if !emptyBody(r) {
+			r.Body = newChunkedReader(r.Body, r.Header, nil)
+		}
+	default:
+		want, _ := hex.DecodeString(ph)
+		body := r.Body
+		if body == nil {
+			body = http.NoBody
+		}
+		r.Body = &hashReader{rc: body, h: sha256.New(), want: want}
+	}
+	return nil
+}
+
+// hashReader passes the body through and, at its end, fails with
+// ErrPayloadMismatch instead of io.EOF if its SHA-256 differs from the signed
+// one.
+type hashReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	want []byte
+	err  error // sticky
+}
+
+func (v *hashReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	if err == io.EOF {
+		if subtle.ConstantTimeCompare(v.h.Sum(nil), v.want) != 1 {
+			v.err = fail(ErrPayloadMismatch, "payload does not match x-amz-content-sha256")
+			return n, v.err
+		}
+		v.err = io.EOF
+	} else if err != nil {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *hashReader) Close() error { return v.rc.Close() }

@@ -2,8 +2,8 @@
 // start, stop and inspect a kms.Manager, manage master keys and issue data
 // keys, with the JSON shapes of the reference system's admin API.
 //
-// Authentication is a hook (Authenticator); NewSigV4Verifier provides AWS
-// Signature Version 4 verification built on the AWS SDK's signer, so operator
-// tooling such as awscurl keeps working. Every call is audit-logged with
-// log/slog: principal, action, key id, outcome and status, never bodies.
+// Authentication is a hook (WithAuthenticator); SigV4 adapts a
+// sigv4.Verifier (AWS Signature Version 4 on the AWS SDK's signer), so
+// operator tooling such as awscurl keeps working. Every call is audit-logged
+// with log/slog: principal, action, key id, outcome and status, never bodies.
 package admin

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/envkms/kms"
+	"github.com/envkms/kms/sigv4"
 )
 
 // Error codes of the {"code","message"} error body.
@@ -95,15 +96,20 @@ func isForbidden(err error) bool {
 }
 
 // authReason is the client-safe text of an authentication error: the
-// verifier's own reason, or a generic text for errors from other
+// SigV4 verifier's own reason, or a generic text for errors from other
 // Authenticators (whose messages we cannot vouch for).
 func authReason(err error) string {
-	var ae *authError
-	if errors.As(err, &ae) {
-		return ae.Error()
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		return sigv4Reason(se)
 	}
 	if isForbidden(err) {
 		return "admin access required"
 	}
 	return "authentication required"
+}
+
+// sigv4Reason is the client-safe text of a SigV4 verification error.
+func sigv4Reason(se *sigv4.Error) string {
+	return ErrUnauthenticated.Error() + ": " + se.Reason
 }

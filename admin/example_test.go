@@ -11,6 +11,7 @@ import (
 
 	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
+	"github.com/envkms/kms/sigv4"
 )
 
 // Mount the admin API under /admin/v3/ next to other routes, with SigV4
@@ -18,18 +19,19 @@ import (
 func ExampleNewHandler() {
 	m := kms.NewManager()
 
-	verifier := admin.NewSigV4Verifier(func(accessKey string) (secret string, isAdmin, ok bool) {
+	verifier := sigv4.NewVerifier(func(accessKey string) (secret string, ok bool) {
 		// Look the caller up in your credential store.
 		if accessKey == "AKIAEXAMPLEADMIN" {
-			return os.Getenv("ADMIN_SECRET_KEY"), true, true
+			return os.Getenv("ADMIN_SECRET_KEY"), true
 		}
-		return "", false, false
-	})
+		return "", false
+	}, sigv4.WithSignedPayload()) // admin bodies must be signed
+	isAdmin := func(accessKey string) bool { return accessKey == "AKIAEXAMPLEADMIN" }
 	audit := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
 	mux := http.NewServeMux()
 	mux.Handle("/admin/v3/", admin.NewHandler(m,
-		admin.WithAuthenticator(verifier),
+		admin.WithAuthenticator(admin.SigV4(verifier, isAdmin)),
 		admin.WithLogger(audit),
 		admin.WithPrefix("/admin/v3/"),
 	))

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -211,7 +212,7 @@ func (h *handler) route(r *http.Request) (rt *route, params map[string]string, a
 		if h.routes[i].method == r.Method || (r.Method == http.MethodHead && h.routes[i].method == http.MethodGet) {
 			return &h.routes[i], p, nil
 		}
-		if !contains(allowed, h.routes[i].method) {
+		if !slices.Contains(allowed, h.routes[i].method) {
 			allowed = append(allowed, h.routes[i].method)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/envkms/kms"
+	"github.com/envkms/kms/sigv4"
 )
 
 // readBody reads the whole body (so a payload signature is verified at EOF
@@ -24,12 +25,13 @@ func (c *call) readBody() ([]byte, error) {
 	}
 	clear(body)
 	var mbe *http.MaxBytesError
-	var ae *authError
+	var se *sigv4.Error
 	switch {
 	case errors.As(err, &mbe):
 		return nil, badRequest(fmt.Sprintf("request body exceeds %d bytes", c.h.maxBody))
-	case errors.As(err, &ae):
-		return nil, &apiError{status: http.StatusUnauthorized, msg: ae.Error(), err: err}
+	case errors.As(err, &se):
+		// The body is not the one signed, or its aws-chunked framing is bad.
+		return nil, &apiError{status: http.StatusUnauthorized, msg: sigv4Reason(se), err: err}
 	case errors.Is(err, ErrUnauthenticated):
 		return nil, &apiError{status: http.StatusUnauthorized, msg: "authentication required", err: err}
 	default:

@@ -16,17 +16,17 @@
 // does. The KMS admin API (package admin) is mounted at AdminPrefix.
 //
 // Request bodies may be plain or aws-chunked, the shapes the AWS SDKs send:
-// STREAMING-UNSIGNED-PAYLOAD-TRAILER (decoded here) and
-// STREAMING-AWS4-HMAC-SHA256-PAYLOAD (decoded here when anonymous; with
-// credentials admin.SigV4Verifier decodes it and verifies every chunk
-// signature with the AWS SDK's stream signer). Content-MD5 and
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER and STREAMING-AWS4-HMAC-SHA256-PAYLOAD,
+// decoded by package sigv4's one aws-chunked decoder (with credentials the
+// sigv4.Verifier decodes them and verifies every chunk signature with the
+// AWS SDK's stream signer). Content-MD5 and
 // x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256} (header or trailer)
 // are verified before an object is committed.
 //
 // With Config.AccessKey/SecretKey every request must carry a valid SigV4
-// signature (header or presigned form), checked with admin.SigV4Verifier;
-// S3 requests that fail get 403 AccessDenied, admin requests the admin
-// API's own JSON error.
+// signature (header or presigned form), checked with a sigv4.Verifier;
+// S3 requests that fail get 403 AccessDenied (a malformed aws-chunked body
+// 400 IncompleteBody), admin requests the admin API's own JSON error.
 //
 // Client-supplied headers can never write internal sse metadata
 // (sse.StripInternalHeaders on every request, sse.IsInternal on the way

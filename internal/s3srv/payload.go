@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/envkms/kms/sigv4"
 )
 
 // maxPutSize is S3's limit for one PutObject or UploadPart.
@@ -67,16 +69,12 @@ type check struct {
 	isMD5   bool
 }
 
-// bodyDecodedKey marks (in the request context) a body the authenticator
-// has already decoded from aws-chunked.
-type bodyDecodedKey struct{}
-
 // payloadReader yields the decoded request payload: exactly size bytes, and
 // io.EOF only once the body ended where it should and every announced digest
 // (Content-MD5, x-amz-checksum-*, aws-chunked signatures) matched.
 type payloadReader struct {
 	r       io.Reader
-	chunked *chunkedReader // nil unless aws-chunked
+	chunked *sigv4.ChunkedReader // nil unless aws-chunked
 	size    int64
 	n       int64
 	checks  []check
@@ -97,12 +95,16 @@ func (s *Server) openPayload(r *http.Request) (*payloadReader, *Error) {
 			return nil, errInvalidArgument("Invalid x-amz-decoded-content-length.")
 		}
 		pr.size = n
-		// The SigV4 verifier decodes (and verifies) signed streaming
-		// bodies itself; everything else is decoded here.
-		if decoded, _ := r.Context().Value(bodyDecodedKey{}).(bool); !decoded {
-			pr.chunked = newChunkedReader(r.Body)
-			pr.r = pr.chunked
+		// The SigV4 verifier decodes the streaming modes itself (and
+		// verifies chunk signatures); everything else is decoded here:
+		// anonymous requests, and bodies signed by a hex
+		// x-amz-content-sha256, whose hash covers the encoded bytes and is
+		// checked underneath.
+		cr, ok := r.Body.(*sigv4.ChunkedReader)
+		if !ok {
+			cr = sigv4.NewChunkedReader(r.Body, r.Header)
 		}
+		pr.chunked, pr.r = cr, cr
 	} else {
 		if r.ContentLength < 0 {
 			return nil, errMissingContentLength()
@@ -186,7 +188,7 @@ func (p *payloadReader) verify() error {
 	for _, c := range p.checks {
 		want := c.want
 		if c.trailer {
-			v := p.chunked.trailers.Get(c.header)
+			v := p.chunked.Trailer().Get(c.header)
 			if v == "" {
 				return errInvalidRequest("The announced checksum trailer " + strings.ToLower(c.header) + " is missing.")
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
+	"github.com/envkms/kms/sigv4"
 	"github.com/envkms/kms/sse"
 )
 
@@ -27,7 +28,8 @@ type Server struct {
 	store *store
 	m     *kms.Manager
 	enc   *sse.Encryptor
-	auth  admin.Authenticator
+	// verifier checks the signature of S3 requests; nil when anonymous.
+	verifier *sigv4.Verifier
 	// adminAuth authenticates requests under AdminPrefix.
 	adminAuth admin.Authenticator
 	admin     http.Handler
@@ -60,21 +62,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.AccessKey != "" {
 		ak, sk := cfg.AccessKey, cfg.SecretKey
-		lookup := func(accessKey string) (string, bool, bool) {
+		lookup := func(accessKey string) (string, bool) {
 			if accessKey != ak {
-				return "", false, false
+				return "", false
 			}
-			return sk, true, true
+			return sk, true
 		}
-		s.auth = admin.NewSigV4Verifier(lookup)
+		s.verifier = sigv4.NewVerifier(lookup)
 		// Admin bodies decide what happens (configure, decrypt): their
-		// signature must cover them.
-		s.adminAuth = admin.NewSigV4Verifier(lookup, admin.WithSignedPayload())
+		// signature must cover them. The one credential is the admin.
+		s.adminAuth = admin.SigV4(sigv4.NewVerifier(lookup, sigv4.WithSignedPayload()),
+			func(string) bool { return true })
 	} else {
-		s.auth = admin.AuthenticatorFunc(func(*http.Request) (admin.Principal, error) {
+		s.adminAuth = admin.AuthenticatorFunc(func(*http.Request) (admin.Principal, error) {
 			return admin.Principal{AccessKey: "anonymous", Admin: true}, nil
 		})
-		s.adminAuth = s.auth
 		s.log.Warn("s3server: NO CREDENTIALS CONFIGURED — every S3 and admin request is accepted anonymously; pass -access-key and -secret-key to require SigV4 signatures")
 	}
 	if cfg.DisableEncryption {
@@ -128,15 +130,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
-	_, authErr := s.auth.Authenticate(r)
-	if authErr != nil {
-		s.writeError(w, r, errAccessDenied(authErr))
-		return
-	}
-	if s.cfg.AccessKey != "" && r.Header.Get("X-Amz-Content-Sha256") == streamingSigned {
-		// admin.SigV4Verifier replaced the body with the decoded,
-		// chunk-signature-verified payload.
-		r = r.WithContext(context.WithValue(r.Context(), bodyDecodedKey{}, true))
+	if s.verifier != nil {
+		// On success the body may be wrapped to be checked as it is read,
+		// or replaced by the decoded aws-chunked payload (openPayload).
+		if _, err := s.verifier.Verify(r); err != nil {
+			s.writeError(w, r, errAccessDenied(err))
+			return
+		}
 	}
 	// A client must never be able to write (or spoof) internal metadata.
 	sse.StripInternalHeaders(r.Header)
@@ -311,11 +311,16 @@ func toS3Error(err error) *Error {
 	if errors.As(err, &se) {
 		return &Error{Code: se.Code, Status: se.HTTPStatus, Message: se.Message, Err: err}
 	}
-	switch {
-	case errors.Is(err, admin.ErrUnauthenticated), errors.Is(err, admin.ErrForbidden):
-		// From the SigV4 verifier's body wrapper: the payload does not
-		// match its signed hash or a chunk signature.
+	var ve *sigv4.Error
+	if errors.As(err, &ve) {
+		// From reading the body: its aws-chunked framing is bad, or it does
+		// not match its signed hash or a chunk signature.
+		if errors.Is(err, sigv4.ErrMalformedBody) {
+			return &Error{Code: "IncompleteBody", Status: http.StatusBadRequest, Message: "Malformed aws-chunked body: " + ve.Reason, Err: err}
+		}
 		return errAccessDenied(err)
+	}
+	switch {
 	case errors.Is(err, errStoreNoBucket):
 		return errNoSuchBucket()
 	case errors.Is(err, errStoreNoObject):

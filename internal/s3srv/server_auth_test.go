@@ -1,6 +1,7 @@
 package s3srv
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -89,5 +90,50 @@ func TestAdminRequiresSignedPayload(t *testing.T) {
 	}
 	if code := send("PUT", "/bucket/obj", "data", "UNSIGNED-PAYLOAD"); code != http.StatusOK {
 		t.Fatalf("S3 PUT with UNSIGNED-PAYLOAD: status %d, want 200", code)
+	}
+}
+
+// An aws-chunked body signed by a hex x-amz-content-sha256 (the hash of the
+// encoded bytes) must be refused when another body of the same length is
+// sent. The hash check fails only at the body's EOF; the aws-chunked decoder
+// used to stop at the final CRLF, and its bufio.Reader kept that error, so
+// such a swapped body was stored.
+func TestChunkedBodyWithHexHashCannotBeSwapped(t *testing.T) {
+	e := newTestEnv(t, Config{AccessKey: "AKIATESTEXAMPLE", SecretKey: "test-secret-key-0123456789"})
+	e.mustStatus(http.StatusOK, "PUT", "/bkt", nil, nil)
+	creds := aws.Credentials{AccessKeyID: e.cfg.AccessKey, SecretAccessKey: e.cfg.SecretKey}
+	signed := unsignedChunked([]byte("the signed payload"), 65536, nil)
+	send := func(key string, body []byte) int {
+		t.Helper()
+		req, err := http.NewRequest("PUT", e.ts.URL+"/bkt/"+key, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(signed)
+		ph := hex.EncodeToString(sum[:])
+		req.Header.Set("Content-Encoding", "aws-chunked")
+		req.Header.Set("X-Amz-Decoded-Content-Length", "18")
+		req.Header.Set("X-Amz-Content-Sha256", ph)
+		err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
+			SignHTTP(context.Background(), creds, req, ph, "s3", "us-east-1", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("swapped", unsignedChunked([]byte("a swapped payload!"), 65536, nil)); code != http.StatusForbidden {
+		t.Fatalf("swapped aws-chunked body: status %d, want 403", code)
+	}
+	e.mustStatus(http.StatusNotFound, "HEAD", "/bkt/swapped", nil, nil)
+	if code := send("signed", signed); code != http.StatusOK {
+		t.Fatalf("signed aws-chunked body: status %d, want 200", code)
+	}
+	if _, got := e.mustStatus(http.StatusOK, "GET", "/bkt/signed", nil, nil); string(got) != "the signed payload" {
+		t.Fatalf("stored %q", got)
 	}
 }

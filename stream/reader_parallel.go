@@ -38,7 +38,7 @@ type openJob struct {
 // parallelReader, so an abandoned reader can be collected and its workers
 // stopped.
 type openWorkers struct {
-	src     sharedSource
+	src     *sharedSource // its own allocation: its lock is hot, the fields below are read-mostly
 	ordered chan *openJob // read segments in stream order; an end job after the last
 	quit    chan struct{}
 	once    sync.Once
@@ -57,7 +57,7 @@ const buffersPerWorker = 2
 
 func newParallelReader(aead cipher.AEAD, src segmentSource, n int) *parallelReader {
 	w := &openWorkers{
-		src:     sharedSource{segmentSource: src},
+		src:     &sharedSource{segmentSource: src},
 		ordered: make(chan *openJob, buffersPerWorker*n),
 		quit:    make(chan struct{}),
 	}
@@ -81,7 +81,7 @@ func newParallelReader(aead cipher.AEAD, src segmentSource, n int) *parallelRead
 // an end job once the source has no more segments, or when the reader stops.
 func (w *openWorkers) run(aead cipher.AEAD, free chan *openJob) {
 	defer w.wg.Done()
-	s := &w.src
+	s := w.src
 	for {
 		var j *openJob
 		select {

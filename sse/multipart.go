@@ -11,22 +11,11 @@ import (
 // part and to CompleteMultipart. req nil or KindNone: empty metadata, parts
 // pass through unencrypted.
 func (e *Encryptor) InitiateMultipart(ctx context.Context, bucket, object string, req *Request) (map[string]string, error) {
-	if req != nil {
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-	}
-	if req == nil || req.Kind == KindNone {
-		return map[string]string{}, nil
-	}
-	oek := newOEK()
-	defer clear(oek)
-	m, err := e.sealFor(ctx, bucket, object, req, oek, e.segmentSize)
+	oek, meta, err := e.newObjectKey(ctx, bucket, object, req)
+	clear(oek)
 	if err != nil {
 		return nil, err
 	}
-	meta := make(map[string]string, 12)
-	m.encode(meta)
 	return meta, nil
 }
 

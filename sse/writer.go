@@ -50,25 +50,41 @@ func (nopCloser) Close() error { return nil }
 // (nil or KindNone: a pass-through writer and empty metadata) and returns a
 // writer into dst. Every call uses a fresh random object key.
 func (e *Encryptor) EncryptObject(ctx context.Context, bucket, object string, req *Request, dst io.Writer) (*ObjectWriter, error) {
-	if req != nil {
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-	}
-	if req == nil || req.Kind == KindNone {
-		return &ObjectWriter{w: nopCloser{dst}, meta: map[string]string{}}, nil
-	}
-	oek := newOEK()
-	defer clear(oek)
-	m, err := e.sealFor(ctx, bucket, object, req, oek, e.segmentSize)
+	oek, meta, err := e.newObjectKey(ctx, bucket, object, req)
 	if err != nil {
 		return nil, err
 	}
-	meta := make(map[string]string, 12)
-	m.encode(meta)
-	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), m.segmentSize, e.concurrency, e.buffers)
+	if oek == nil {
+		return &ObjectWriter{w: nopCloser{dst}, meta: meta}, nil
+	}
+	defer clear(oek)
+	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), e.segmentSize, e.concurrency, e.buffers)
 	if err != nil {
 		return nil, err
 	}
 	return &ObjectWriter{w: w, meta: meta}, nil
+}
+
+// newObjectKey is the prologue of EncryptObject and InitiateMultipart: it
+// validates req, draws a fresh object key and seals it as req asks,
+// returning the key (nil for nil or KindNone, with empty metadata) and the
+// metadata to store. The caller clears the key.
+func (e *Encryptor) newObjectKey(ctx context.Context, bucket, object string, req *Request) ([]byte, map[string]string, error) {
+	if req != nil {
+		if err := req.validate(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if req == nil || req.Kind == KindNone {
+		return nil, map[string]string{}, nil
+	}
+	oek := newOEK()
+	m, err := e.sealFor(ctx, bucket, object, req, oek, e.segmentSize)
+	if err != nil {
+		clear(oek)
+		return nil, nil, err
+	}
+	meta := make(map[string]string, 12)
+	m.encode(meta)
+	return oek, meta, nil
 }

@@ -201,7 +201,7 @@ func (b *fakeBackend) ScheduleKeyDeletion(ctx context.Context, id string, days i
 }
 
 func (b *fakeBackend) CancelKeyDeletion(ctx context.Context, id string) (backend.KeyMetadata, error) {
-	return b.setState(ctx, "CancelKeyDeletion", id, backend.KeyStateEnabled)
+	return b.setState(ctx, "CancelKeyDeletion", id, backend.KeyStateDisabled)
 }
 
 func (b *fakeBackend) RotateKey(ctx context.Context, id string) (backend.KeyMetadata, error) {

@@ -72,7 +72,8 @@ func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pending
 	})
 }
 
-// CancelKeyDeletion returns a PendingDeletion key to Enabled. Not retried.
+// CancelKeyDeletion returns a PendingDeletion key to Disabled, as AWS KMS
+// does: an operator enables it again on purpose (EnableKey). Not retried.
 func (m *Manager) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetadata, error) {
 	md, err := keyCall(ctx, m, opCancelKeyDeletion, keyID, backend.Backend.CancelKeyDeletion)
 	if err == nil {

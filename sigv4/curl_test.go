@@ -39,7 +39,7 @@ func curlLookup(ak string) (string, bool) {
 
 // curlRequest reads a request recorded from curl 7.88.1, as a server
 // receives it, and a Verifier whose clock is the request's X-Amz-Date.
-func curlRequest(t *testing.T, name string) (*http.Request, *sigv4.Verifier) {
+func curlRequest(t *testing.T, name string, opts ...sigv4.Option) (*http.Request, *sigv4.Verifier) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "curl-7.88.1", name))
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func curlRequest(t *testing.T, name string) (*http.Request, *sigv4.Verifier) {
 	require.NoError(t, err)
 	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	require.NoError(t, err)
-	return r, sigv4.NewVerifier(curlLookup, sigv4.WithClock(func() time.Time { return at }))
+	return r, sigv4.NewVerifier(curlLookup, append([]sigv4.Option{sigv4.WithClock(func() time.Time { return at })}, opts...)...)
 }
 
 // What curl 7.88 sends is verified as S3 verifies it: accepted when it
@@ -60,7 +60,6 @@ func TestCurl788Requests(t *testing.T) {
 		want string // refused: the reason
 	}{
 		{file: "get.http"},
-		{file: "post-json.http", body: `{"key_id":"k1"}`},
 		{file: "get-ssec.http", want: "SignedHeaders is not sorted by name"},
 		{file: "put-meta.http", want: "SignedHeaders is not sorted by name"},
 		{file: "get-unsorted-query.http", want: "signature does not match"},
@@ -80,6 +79,29 @@ func TestCurl788Requests(t *testing.T) {
 			require.Equal(t, tc.body, string(got))
 		})
 	}
+}
+
+// curl 7.88 sends no x-amz-content-sha256 with a body (it signs the body's
+// hash): S3 answers such a request 400 InvalidRequest ("Missing required
+// header for this request: x-amz-content-sha256"), and so does the Verifier,
+// before it reads the body. With WithMaxBufferedBody it reads and hashes the
+// body first, and the request is accepted.
+func TestCurl788PostWithoutContentSHA256(t *testing.T) {
+	r, v := curlRequest(t, "post-json.http")
+	body := &countingReader{r: r.Body}
+	r.Body = body
+	_, err := v.Verify(r)
+	require.ErrorIs(t, err, sigv4.ErrMalformedRequest)
+	require.Contains(t, err.Error(), "missing x-amz-content-sha256")
+	require.Zero(t, body.n.Load(), "the body was read before authentication")
+
+	r, v = curlRequest(t, "post-json.http", sigv4.WithMaxBufferedBody(1<<10, 1<<20))
+	id, err := v.Verify(r)
+	require.NoError(t, err)
+	require.Equal(t, curlAK, id.AccessKey)
+	got, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.Equal(t, `{"key_id":"k1"}`, string(got))
 }
 
 // The SSE-C vector is a genuine signature over the canonical headers in the
@@ -173,4 +195,68 @@ func TestCurlOnThisMachine(t *testing.T) {
 		require.ErrorIs(t, verr, sigv4.ErrSignatureMismatch)
 		require.Contains(t, verr.Error(), "SignedHeaders is not sorted by name")
 	}
+}
+
+// With a curl on the machine: a POST with a body and no
+// x-amz-content-sha256 is refused before its body is read; given the body's
+// hash with -H, curl signs that header and the request is accepted (curl
+// 7.88 consults a given x-amz-content-sha256; newer curls send
+// UNSIGNED-PAYLOAD for s3 unless one is given).
+func TestCurlOnThisMachinePostBody(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("no curl on PATH")
+	}
+	type result struct {
+		err  error
+		read int64
+		body string
+	}
+	results := make(chan result, 1)
+	v := sigv4.NewVerifier(curlLookup)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cr := &countingReader{r: r.Body}
+		r.Body = cr
+		_, err := v.Verify(r)
+		res := result{err: err, read: cr.n.Load()}
+		if err == nil {
+			b, rerr := io.ReadAll(r.Body)
+			res.body, res.err = string(b), rerr
+		}
+		results <- res
+	}))
+	defer srv.Close()
+	body := `{"key_id":"k1"}`
+	run := func(extra ...string) (result, bool) {
+		args := append([]string{"-sS", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", curlAK + ":" + curlSK,
+			"-H", "Content-Type: application/json", "-d", body}, extra...)
+		out, err := exec.Command(curl, append(args, srv.URL+"/admin/v3/kms/generate-data-key")...).CombinedOutput()
+		if err != nil {
+			t.Logf("curl --aws-sigv4 failed (older than 7.75?): %v: %s", err, out)
+			return result{}, false
+		}
+		return <-results, true
+	}
+	version, _ := exec.Command(curl, "--version").Output()
+	t.Logf("%s", bytes.SplitN(version, []byte("\n"), 2)[0])
+
+	res, ok := run()
+	if !ok {
+		t.Skip("curl cannot sign")
+	}
+	if res.err != nil {
+		// No header (curl before UNSIGNED-PAYLOAD for s3): refused unread.
+		require.ErrorIs(t, res.err, sigv4.ErrMalformedRequest)
+		require.Contains(t, res.err.Error(), "missing x-amz-content-sha256")
+		require.Zero(t, res.read)
+	} else {
+		// A newer curl sent UNSIGNED-PAYLOAD.
+		require.Equal(t, body, res.body)
+	}
+
+	sum := sha256.Sum256([]byte(body))
+	res, ok = run("-H", "x-amz-content-sha256: "+hex.EncodeToString(sum[:]))
+	require.True(t, ok)
+	require.NoError(t, res.err)
+	require.Equal(t, body, res.body)
 }

@@ -43,8 +43,13 @@
 //     body is not bound (refused with WithSignedPayload);
 //   - the signed-trailer and ECDSA streaming modes are refused
 //     (ErrUnsupported);
-//   - no header (header form): the body, up to WithMaxBufferedBody, is read
-//     and hashed before the signature is checked;
+//   - no header (header form): without a body the empty body's hash is
+//     signed; with one (Content-Length above 0, or unknown) the request is
+//     refused before the body is read (ErrMalformedRequest), as S3 refuses
+//     it (400 InvalidRequest, "Missing required header for this request:
+//     x-amz-content-sha256"), unless WithMaxBufferedBody lets the Verifier
+//     read and hash such bodies, within its limits, before it checks the
+//     signature;
 //   - presigned URLs: UNSIGNED-PAYLOAD, or the empty-body hash.
 //
 // # aws-chunked bodies

@@ -16,12 +16,14 @@ var (
 	// credential scope, x-amz-content-sha256 or the signed headers are
 	// malformed, missing, repeated, or not accepted by the Verifier's options
 	// (S3: AuthorizationHeaderMalformed, AuthorizationQueryParametersError,
-	// or AccessDenied for unsigned x-amz-* headers).
+	// AccessDenied for unsigned x-amz-* headers, InvalidRequest for a body
+	// without x-amz-content-sha256).
 	ErrMalformedRequest = errors.New("sigv4: malformed signed request")
 
 	// ErrUnsupported: a well-formed request this package cannot verify: another
 	// algorithm, the signed-trailer or ECDSA streaming modes, a signed header
-	// the AWS SDK's signer never signs, or a body too large to buffer
+	// the AWS SDK's signer never signs, or, with WithMaxBufferedBody, a body
+	// without x-amz-content-sha256 over the Verifier's limits
 	// (S3: NotImplemented or InvalidArgument).
 	ErrUnsupported = errors.New("sigv4: unsupported signed request")
 

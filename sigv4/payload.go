@@ -29,6 +29,7 @@ type payloadPlan struct {
 	candidates []string
 	buffered   []byte // body read to compute its hash (no x-amz-content-sha256)
 	hasBuffer  bool
+	reserved   int64 // bytes of the Verifier's budget held until Verify returns
 }
 
 func (v *Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Values) (payloadPlan, error) {
@@ -63,19 +64,70 @@ func (v *Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Values) (
 		}
 		return payloadPlan{candidates: []string{unsignedPayload}}, nil
 	}
-	// Header form without x-amz-content-sha256: the signer hashed the body.
-	if r.Body == nil || r.Body == http.NoBody {
+	// Header form without x-amz-content-sha256: the signer hashed the body,
+	// which must be read before the signature can be checked.
+	if emptyBody(r) {
 		return payloadPlan{candidates: []string{emptySHA256}}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, v.maxBuffered+1))
+	if v.maxBuffered <= 0 {
+		// S3: 400 InvalidRequest "Missing required header for this request:
+		// x-amz-content-sha256". Refused before a byte of the body is read.
+		return payloadPlan{}, fail(ErrMalformedRequest, "missing x-amz-content-sha256 header (required for a request with a body)")
+	}
+	return v.bufferBody(r)
+}
+
+// bufferBody reads and hashes the body of a header-form request without
+// x-amz-content-sha256 (WithMaxBufferedBody). The body is read before the
+// signature is checked, so its bytes count against the Verifier's budget
+// until Verify returns (see release); a body that is too long, or that would
+// take the budget over, is refused before any of it is read.
+func (v *Verifier) bufferBody(r *http.Request) (payloadPlan, error) {
+	n := r.ContentLength // -1: unknown (chunked transfer)
+	if n > v.maxBuffered {
+		return payloadPlan{}, fail(ErrUnsupported, "body too large to verify without x-amz-content-sha256")
+	}
+	if n < 0 {
+		n = v.maxBuffered
+	}
+	if !v.reserve(n) {
+		return payloadPlan{}, fail(ErrUnsupported, "too many bodies without x-amz-content-sha256 being verified at once")
+	}
+	plan := payloadPlan{reserved: n}
+	body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
 	if err != nil {
+		v.release(plan)
 		return payloadPlan{}, fmt.Errorf("sigv4: reading the body to hash it: %w", err)
 	}
-	if int64(len(body)) > v.maxBuffered {
+	if int64(len(body)) > n {
+		v.release(plan)
 		return payloadPlan{}, fail(ErrUnsupported, "body too large to verify without x-amz-content-sha256")
 	}
 	sum := sha256.Sum256(body)
-	return payloadPlan{candidates: []string{hex.EncodeToString(sum[:])}, buffered: body, hasBuffer: true}, nil
+	plan.candidates = []string{hex.EncodeToString(sum[:])}
+	plan.buffered, plan.hasBuffer = body, true
+	return plan, nil
+}
+
+// reserve takes n bytes of the budget for bodies read before their
+// signature is checked, and reports whether they were free.
+func (v *Verifier) reserve(n int64) bool {
+	for {
+		cur := v.inFlight.Load()
+		if cur+n > v.maxBufferedTotal {
+			return false
+		}
+		if v.inFlight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// release returns the bytes plan reserved.
+func (v *Verifier) release(plan payloadPlan) {
+	if plan.reserved > 0 {
+		v.inFlight.Add(-plan.reserved)
+	}
 }
 
 // bindPayload makes the body honour the payload hash that was signed.

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,10 +37,29 @@ func WithServices(services ...string) Option {
 	return func(v *Verifier) { v.services = services }
 }
 
-// WithMaxBufferedBody sets how many body bytes the Verifier reads to hash a
-// header-form request that carries no x-amz-content-sha256 header (default
-// 1 MiB). Larger bodies are refused with ErrUnsupported.
-func WithMaxBufferedBody(n int64) Option { return func(v *Verifier) { v.maxBuffered = n } }
+// WithMaxBufferedBody lets a header-form request without an
+// x-amz-content-sha256 header carry a body of up to perRequest bytes. Such a
+// signature covers the body's SHA-256, so the Verifier must read the whole
+// body before it can check the signature; total bounds the bytes all
+// requests hold that way at once. A body longer than perRequest, or one that
+// would take the total over total (a body of unknown length counts as
+// perRequest), is refused with ErrUnsupported before any of it is read, and
+// a request's bytes count until Verify returns.
+//
+// By default (or with perRequest <= 0) such requests are refused with
+// ErrMalformedRequest before any of the body is read, as S3 refuses them
+// (400 InvalidRequest, "Missing required header for this request:
+// x-amz-content-sha256"): reading a body before authentication lets anyone
+// who knows an access key, which every presigned URL shows, pin memory.
+// Turn it on only for clients that cannot send the header: SDK signers of
+// services other than s3, and curl --aws-sigv4, which sends it for s3 only
+// in recent releases (7.88 sends none, but signs one given with -H). Requests
+// without a body need no header either way.
+func WithMaxBufferedBody(perRequest, total int64) Option {
+	return func(v *Verifier) {
+		v.maxBuffered, v.maxBufferedTotal = perRequest, max(total, 0)
+	}
+}
 
 // WithSignedPayload refuses requests with a body the signature does not
 // cover (UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, presigned URLs
@@ -52,14 +72,18 @@ func WithSignedPayload() Option { return func(v *Verifier) { v.signedBody = true
 // Verifier verifies AWS Signature Version 4 requests. It is safe for
 // concurrent use. Create it with NewVerifier.
 type Verifier struct {
-	lookup      CredentialLookup
-	now         func() time.Time
-	maxSkew     time.Duration
-	regions     []string
-	services    []string
-	maxBuffered int64
-	signedBody  bool // WithSignedPayload
-	signer      *v4.Signer
+	lookup     CredentialLookup
+	now        func() time.Time
+	maxSkew    time.Duration
+	regions    []string
+	services   []string
+	signedBody bool // WithSignedPayload
+	signer     *v4.Signer
+
+	// WithMaxBufferedBody: bodies read before their signature is checked.
+	maxBuffered      int64 // per request; <= 0: refused
+	maxBufferedTotal int64 // all requests at once
+	inFlight         atomic.Int64
 }
 
 // NewVerifier returns a Verifier that checks signatures against the secret
@@ -69,11 +93,10 @@ func NewVerifier(lookup CredentialLookup, opts ...Option) *Verifier {
 		panic("sigv4: NewVerifier with a nil CredentialLookup")
 	}
 	v := &Verifier{
-		lookup:      lookup,
-		now:         time.Now,
-		maxSkew:     15 * time.Minute,
-		maxBuffered: 1 << 20,
-		signer:      v4.NewSigner(),
+		lookup:  lookup,
+		now:     time.Now,
+		maxSkew: 15 * time.Minute,
+		signer:  v4.NewSigner(),
 	}
 	for _, o := range opts {
 		o(v)
@@ -184,6 +207,7 @@ func (v *Verifier) Verify(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	defer v.release(plan)
 	rr, err := rebuildRequest(r, u, query, sr)
 	if err != nil {
 		return Identity{}, err

@@ -151,3 +151,23 @@ func BenchmarkCreateKey(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRotateKey rotates keys that hold a few versions (the key file is
+// re-read, extended and rewritten crash-safely under the directory lock).
+func BenchmarkRotateKey(b *testing.B) {
+	be := newTestBackend(b)
+	ctx := context.Background()
+	ids := make([]string, 64)
+	for i := range ids {
+		ids[i] = mustCreate(b, be, "").KeyID
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := be.RotateKey(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	reportOps(b)
+}

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -9,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -60,6 +63,33 @@ func deriveKeys(masterKey []byte, p kdfHeader) (*unlockKeys, error) {
 		return nil, err
 	}
 	return &unlockKeys{seal: aead, mac: macKey}, nil
+}
+
+// deriveKeysCtx is deriveKeys that returns as soon as ctx is done. Argon2id
+// itself can't be interrupted: it finishes in the background (its cost is
+// bounded by Config.MaxKDF) and its result is wiped.
+func deriveKeysCtx(ctx context.Context, masterKey []byte, p kdfHeader) (*unlockKeys, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		keys *unlockKeys
+		err  error
+	}
+	mk := bytes.Clone(masterKey) // the caller may wipe its copy once we return
+	done := make(chan result, 1)
+	go func() {
+		defer clear(mk)
+		k, err := deriveKeys(mk, p)
+		done <- result{k, err}
+	}()
+	select {
+	case r := <-done:
+		return r.keys, r.err
+	case <-ctx.Done():
+		go func() { r := <-done; r.keys.wipe() }()
+		return nil, fmt.Errorf("local: unlocking the key directory (Argon2id): %w", ctx.Err())
+	}
 }
 
 func (k *unlockKeys) wipe() {

@@ -34,7 +34,7 @@ func (b *Backend) GenerateDataKey(ctx context.Context, keyID string, ec backend.
 	if err != nil {
 		return backend.DataKey{}, &backend.Error{Op: op, KeyID: keyID, Err: err}
 	}
-	e, err := b.entry(keyID)
+	e, err := b.entry(ctx, keyID)
 	if err != nil {
 		return backend.DataKey{}, keyErr(op, keyID, err)
 	}
@@ -81,7 +81,7 @@ func (b *Backend) Decrypt(ctx context.Context, ciphertext []byte, ec backend.Enc
 		return backend.DataKey{}, err
 	}
 	defer b.end()
-	p, pt, err := b.unwrap(op, ciphertext, ec)
+	p, pt, err := b.unwrap(ctx, op, ciphertext, ec)
 	if err != nil {
 		return backend.DataKey{}, err
 	}
@@ -89,7 +89,7 @@ func (b *Backend) Decrypt(ctx context.Context, ciphertext []byte, ec backend.Enc
 }
 
 // unwrap parses and opens ciphertext. Errors are *backend.Error for op.
-func (b *Backend) unwrap(op string, ciphertext []byte, ec backend.EncryptionContext) (parsedCiphertext, []byte, error) {
+func (b *Backend) unwrap(ctx context.Context, op string, ciphertext []byte, ec backend.EncryptionContext) (parsedCiphertext, []byte, error) {
 	p, err := parseCiphertext(ciphertext)
 	if err != nil {
 		return p, nil, &backend.Error{Op: op, Err: err}
@@ -98,18 +98,12 @@ func (b *Backend) unwrap(op string, ciphertext []byte, ec backend.EncryptionCont
 	if err != nil {
 		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: err}
 	}
-	e, err := b.entry(p.keyID)
+	e, err := b.entry(ctx, p.keyID)
 	if err != nil {
 		return p, nil, keyErr(op, p.keyID, err)
 	}
-	if p.version > len(e.aeads) {
-		// Rotated by another Backend on this directory since we loaded it?
-		if e, err = b.reload(p.keyID, e); err != nil {
-			return p, nil, keyErr(op, p.keyID, err)
-		}
-		if p.version > len(e.aeads) {
-			return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: unknown key version", backend.ErrInvalidCiphertext)}
-		}
+	if p.version > len(e.aeads) { // e is current (see entry): no such version on disk
+		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: unknown key version", backend.ErrInvalidCiphertext)}
 	}
 	if e.md.State == backend.KeyStatePendingDeletion {
 		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: backend.ErrKeyPendingDeletion}
@@ -133,12 +127,12 @@ func (b *Backend) Rewrap(ctx context.Context, ciphertext []byte, ec backend.Encr
 		return nil, err
 	}
 	defer b.end()
-	p, pt, err := b.unwrap(op, ciphertext, ec)
+	p, pt, err := b.unwrap(ctx, op, ciphertext, ec)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(pt)
-	e, err := b.entry(p.keyID)
+	e, err := b.entry(ctx, p.keyID)
 	if err != nil {
 		return nil, keyErr(op, p.keyID, err)
 	}

@@ -57,10 +57,27 @@
 // nothing calls it automatically, so operators run it explicitly (e.g. a
 // daily job) once nothing depends on those keys.
 //
-// One process should own a directory. Several Backends on one directory in
-// one process (as during a hot swap) are safe: updates re-read the key file
-// under a per-key lock, and Decrypt reloads a key when it meets a version it
-// has not seen. A Backend caches loaded keys, so a state change made through
-// another Backend is seen by this one only after it next updates or reloads
-// that key.
+// # Sharing a directory
+//
+// Any number of Backends may use one directory at once, in one process (as
+// during a Manager hot swap) or in several processes on one host (flock(2)
+// on Unix; elsewhere only one Backend at a time). Every update (CreateKey,
+// RotateKey, state changes, Purge) holds the directory lock .keydir.lock
+// exclusively from re-reading the key file to the fsync of the directory
+// after its rename, so no update is lost and none works on a stale copy.
+// Loads hold it shared, so no Backend reads a rename that is not yet
+// durable. Before serving a cached key, a Backend checks (one lstat) that the
+// key file is still the one it loaded and reloads it otherwise, so every
+// data key it returns is wrapped under a version that is on disk, and a
+// state change made through another Backend takes effect at once. Waiting
+// for the lock honours the call's context.
+//
+// # Unlock cost
+//
+// The Argon2id parameters come from the directory header, which is read
+// before the master key can be checked; whoever can write the directory (or
+// point key_dir at one) chooses them. New refuses parameters above
+// Config.MaxKDF (DefaultMaxKDFParams: 10 passes, 256 MiB, 16 threads) with
+// ErrKDFTooCostly, and returns when its context ends even while Argon2id
+// runs.
 package local

@@ -19,6 +19,10 @@ var (
 	// ErrCorruptFile: a key file or the directory header is truncated,
 	// malformed, tampered with, foreign, or of an unknown format version.
 	ErrCorruptFile = errors.New("corrupt or foreign file")
+	// ErrKDFTooCostly: the directory header (or Config.KDF) asks for
+	// Argon2id parameters above Config.MaxKDF (DefaultMaxKDFParams). New
+	// refuses before deriving anything.
+	ErrKDFTooCostly = errors.New("key directory KDF parameters above the configured bound")
 )
 
 // FileError reports a problem with one file of the key directory. It wraps

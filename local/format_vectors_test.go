@@ -533,7 +533,7 @@ func fvGenerate(t *testing.T, name, dirName string, insecure bool) fvKeyDir {
 	// Record key material and derived keys, read back with today's code.
 	data, err := os.ReadFile(filepath.Join(dir, headerName))
 	require.NoError(t, err)
-	keys, err := openHeader(filepath.Join(dir, headerName), data, &cfg)
+	keys, err := openHeader(context.Background(), filepath.Join(dir, headerName), data, &cfg)
 	require.NoError(t, err)
 	if keys != nil {
 		h, err := parseHeader("", data, false)

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
@@ -46,6 +47,29 @@ func DefaultKDFParams() KDFParams {
 	return KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 }
 
+// DefaultMaxKDFParams returns the most costly Argon2id parameters New
+// accepts from a directory header (or Config.KDF) when Config.MaxKDF is nil:
+// 10 passes, 256 MiB, 16 threads, a few seconds at worst on a small server.
+// A header is read before the master key can be checked, so whoever can
+// write the directory (or point key_dir at one) chooses this cost; the bound
+// keeps it to that. Operators who really want more set Config.MaxKDF.
+func DefaultMaxKDFParams() KDFParams {
+	return KDFParams{Time: 10, MemoryKiB: 256 << 10, Threads: 16}
+}
+
+// within reports why p exceeds max, if it does.
+func (p KDFParams) within(max KDFParams) error {
+	switch {
+	case p.Time > max.Time:
+		return fmt.Errorf("%w: %d passes, at most %d allowed", ErrKDFTooCostly, p.Time, max.Time)
+	case p.MemoryKiB > max.MemoryKiB:
+		return fmt.Errorf("%w: %d KiB of memory, at most %d allowed", ErrKDFTooCostly, p.MemoryKiB, max.MemoryKiB)
+	case p.Threads > max.Threads:
+		return fmt.Errorf("%w: %d threads, at most %d allowed", ErrKDFTooCostly, p.Threads, max.Threads)
+	}
+	return nil
+}
+
 func (p KDFParams) validate() error {
 	switch {
 	case p.Threads < 1:
@@ -77,14 +101,14 @@ type dirHeader struct {
 
 // unlock opens the key directory's header, creating it (and the salt) on
 // first use, and returns the derived keys (nil in insecure mode).
-func (b *Backend) unlock(cfg *Config) (*unlockKeys, error) {
+func (b *Backend) unlock(ctx context.Context, cfg *Config) (*unlockKeys, error) {
 	path := filepath.Join(b.dir, headerName)
 	data, err := readLimited(path, maxHeaderSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := b.refuseHeaderlessKeys(path); err != nil {
 			return nil, err
 		}
-		keys, fresh, err := b.newHeader(cfg)
+		keys, fresh, err := b.newHeader(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +128,7 @@ func (b *Backend) unlock(cfg *Config) (*unlockKeys, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return openHeader(path, data, cfg)
+	return openHeader(ctx, path, data, cfg)
 }
 
 // refuseHeaderlessKeys stops New from creating a fresh header (a new salt)
@@ -120,7 +144,7 @@ func (b *Backend) refuseHeaderlessKeys(path string) error {
 	return nil
 }
 
-func (b *Backend) newHeader(cfg *Config) (*unlockKeys, []byte, error) {
+func (b *Backend) newHeader(ctx context.Context, cfg *Config) (*unlockKeys, []byte, error) {
 	h := dirHeader{Format: headerFormat, FormatVersion: formatVersion, CreationDate: b.now().UTC()}
 	var keys *unlockKeys
 	if cfg.InsecurePlaintext {
@@ -133,7 +157,7 @@ func (b *Backend) newHeader(cfg *Config) (*unlockKeys, []byte, error) {
 		kh := kdfHeader{Alg: argon2idAlg, Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads, Salt: make([]byte, saltSize)}
 		_, _ = rand.Read(kh.Salt)
 		var err error
-		if keys, err = deriveKeys(cfg.MasterKey, kh); err != nil {
+		if keys, err = deriveKeysCtx(ctx, cfg.MasterKey, kh); err != nil {
 			return nil, nil, err
 		}
 		h.Protection = protectSealed
@@ -191,12 +215,16 @@ func parseHeader(path string, data []byte, insecure bool) (*dirHeader, error) {
 }
 
 // openHeader parses the header and unlocks it with cfg.MasterKey.
-func openHeader(path string, data []byte, cfg *Config) (*unlockKeys, error) {
+func openHeader(ctx context.Context, path string, data []byte, cfg *Config) (*unlockKeys, error) {
 	h, err := parseHeader(path, data, cfg.InsecurePlaintext)
 	if err != nil || h.Protection == protectNone {
 		return nil, err
 	}
-	keys, err := deriveKeys(cfg.MasterKey, *h.KDF)
+	p := KDFParams{Time: h.KDF.Time, MemoryKiB: h.KDF.MemoryKiB, Threads: h.KDF.Threads}
+	if err := p.within(cfg.maxKDF()); err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	keys, err := deriveKeysCtx(ctx, cfg.MasterKey, *h.KDF)
 	if err != nil {
 		return nil, err
 	}
@@ -234,27 +262,37 @@ func decodeStrict(data []byte, v any) error {
 // readLimited reads a regular file (not a symlink, FIFO or device) of at
 // most max bytes. Every error is a *FileError naming path.
 func readLimited(path string, max int64) ([]byte, error) {
+	data, _, err := readLimitedStat(path, max)
+	return data, err
+}
+
+// readLimitedStat is readLimited that also returns the FileInfo of the file
+// it read (taken from the open file, so it describes exactly these bytes).
+func readLimitedStat(path string, max int64) ([]byte, os.FileInfo, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
+		return nil, nil, &FileError{Path: path, Err: err}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, corrupt(path, "not a regular file")
+		return nil, nil, corrupt(path, "not a regular file")
 	}
 	if fi.Size() > max {
-		return nil, corrupt(path, "larger than %d bytes", max)
+		return nil, nil, corrupt(path, "larger than %d bytes", max)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
+		return nil, nil, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, nil, &FileError{Path: path, Err: err}
+	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
+		return nil, nil, &FileError{Path: path, Err: err}
 	}
 	if int64(len(data)) > max {
-		return nil, corrupt(path, "larger than %d bytes", max)
+		return nil, nil, corrupt(path, "larger than %d bytes", max)
 	}
-	return data, nil
+	return data, fi, nil
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/envkms/kms/backend"
@@ -60,6 +62,17 @@ func (f *keyFile) wipe() {
 type keyEntry struct {
 	md    backend.KeyMetadata
 	aeads []cipher.AEAD
+	file  os.FileInfo // the key file this entry was loaded from or written as
+
+	// checked is when (Backend.clock) file was last found current.
+	checked atomic.Int64
+}
+
+// current reports whether fi is still the file e came from. Every write
+// renames a new file over the old one, so a change by any Backend (in any
+// process) changes the inode, and the size or modification time with it.
+func (e *keyEntry) current(fi os.FileInfo) bool {
+	return e.file != nil && os.SameFile(e.file, fi) && e.file.Size() == fi.Size() && e.file.ModTime().Equal(fi.ModTime())
 }
 
 // metadata returns a copy of e's metadata the caller may modify.
@@ -122,12 +135,20 @@ func (b *Backend) encodeKeyFile(f keyFile) ([]byte, error) {
 // structure. It returns a *FileError naming the file for anything wrong, and
 // an error wrapping fs.ErrNotExist if there is no such file.
 func (b *Backend) readKeyFile(id string) (*keyFile, error) {
+	f, _, err := b.readKeyFileStat(id)
+	return f, err
+}
+
+// readKeyFileStat is readKeyFile that also returns the FileInfo of the bytes
+// it read, which identifies this version of the file (see keyEntry.current).
+func (b *Backend) readKeyFileStat(id string) (*keyFile, os.FileInfo, error) {
 	path := b.keyPath(id)
-	data, err := readLimited(path, maxKeyFileSize)
+	data, fi, err := readLimitedStat(path, maxKeyFileSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b.decodeKeyFile(path, id, data)
+	f, err := b.decodeKeyFile(path, id, data)
+	return f, fi, err
 }
 
 func (b *Backend) decodeKeyFile(path, id string, data []byte) (*keyFile, error) {

@@ -51,6 +51,11 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 	l := b.stripe(id)
 	l.Lock()
 	defer l.Unlock()
+	unlock, err := b.lock.lock(ctx, true)
+	if err != nil {
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
+	}
+	defer unlock()
 	e, err := b.entryFromFile(b.keyPath(id), &f)
 	if err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
@@ -65,6 +70,9 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: backend.ErrKeyExists}
 		}
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
+	}
+	if e.file, err = os.Lstat(b.keyPath(id)); err != nil {
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: &FileError{Path: b.keyPath(id), Err: err}}
 	}
 	b.install(id, e)
 	b.log.Info("local: key created", "key_id", id)
@@ -81,7 +89,7 @@ func (b *Backend) DescribeKey(ctx context.Context, keyID string) (backend.KeyMet
 	if err := backend.ValidateKeyID(keyID); err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, Err: err}
 	}
-	e, err := b.entry(keyID)
+	e, err := b.entry(ctx, keyID)
 	if err != nil {
 		return backend.KeyMetadata{}, keyErr(op, keyID, err)
 	}
@@ -138,7 +146,7 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 		if err := ctx.Err(); err != nil {
 			return backend.ListKeysResult{}, &backend.Error{Op: op, Err: err}
 		}
-		e, err := b.entry(ids[i])
+		e, err := b.entry(ctx, ids[i])
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) { // deleted meanwhile: just skip
 				b.log.Warn("local: skipping unreadable key file", "key_id", ids[i], "error", err)
@@ -150,8 +158,11 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 	return res, nil
 }
 
-// update applies change to the key file of id, re-read from disk under the
-// key's lock, and writes it back atomically if change reports a change.
+// update applies change to the key file of id and writes it back
+// atomically if change reports a change. It holds the directory lock
+// exclusively from reading the file to the fsync after the rename, so an
+// update through another Backend or process can neither be lost nor lose
+// this one, and change always sees the file as it is on disk.
 func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyFile) (bool, error)) (backend.KeyMetadata, error) {
 	if err := b.begin(ctx, op, id); err != nil {
 		return backend.KeyMetadata{}, err
@@ -163,8 +174,13 @@ func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyF
 	l := b.stripe(id)
 	l.Lock()
 	defer l.Unlock()
+	unlock, err := b.lock.lock(ctx, true)
+	if err != nil {
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
+	}
+	defer unlock()
 	path := b.keyPath(id)
-	f, err := b.readKeyFile(id)
+	f, fi, err := b.readKeyFileStat(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			b.forget(id)
@@ -180,6 +196,7 @@ func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyF
 	if err != nil {
 		return backend.KeyMetadata{}, keyErr(op, id, err)
 	}
+	e.file = fi
 	if changed {
 		data, err := b.encodeKeyFile(*f)
 		if err != nil {
@@ -187,7 +204,12 @@ func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyF
 		}
 		defer clear(data)
 		if err := b.writeAtomic(path, data, false); err != nil {
+			b.forget(id) // the file may be the old or the new one: reload it
 			return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
+		}
+		if e.file, err = os.Lstat(path); err != nil {
+			b.forget(id)
+			return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: &FileError{Path: path, Err: err}}
 		}
 		b.log.Info("local: key updated", "op", op, "key_id", id, "state", string(f.State), "version", len(f.Versions))
 	}
@@ -299,7 +321,7 @@ func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 			break
 		}
-		done, err := b.purgeOne(id)
+		done, err := b.purgeOne(ctx, id)
 		if err != nil {
 			errs = append(errs, &backend.Error{Op: op, KeyID: id, Err: err})
 		}
@@ -311,10 +333,15 @@ func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 	return purged, errors.Join(errs...)
 }
 
-func (b *Backend) purgeOne(id string) (bool, error) {
+func (b *Backend) purgeOne(ctx context.Context, id string) (bool, error) {
 	l := b.stripe(id)
 	l.Lock()
 	defer l.Unlock()
+	unlock, err := b.lock.lock(ctx, true)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	f, err := b.readKeyFile(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

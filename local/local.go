@@ -33,6 +33,11 @@ type Config struct {
 	// KDF sets the Argon2id parameters when New creates a key directory;
 	// nil means DefaultKDFParams(). An existing directory keeps its own.
 	KDF *KDFParams
+	// MaxKDF bounds the Argon2id cost New accepts from an existing
+	// directory's header (and from KDF); nil means DefaultMaxKDFParams().
+	// Beyond it New fails with an error wrapping ErrKDFTooCostly before any
+	// key derivation.
+	MaxKDF *KDFParams
 	// Logger receives operational logs (key ids, never key material); nil
 	// discards them.
 	Logger *slog.Logger
@@ -46,10 +51,8 @@ type Config struct {
 }
 
 // Backend is a backend.Backend that keeps master keys in a local directory.
-// It is safe for concurrent use. The directory belongs to one process: two
-// processes writing the same directory can lose each other's updates (two
-// Backends in one process, e.g. during a hot swap, are fine: every update
-// re-reads the key file under a per-key lock, and reads notice rotations).
+// It is safe for concurrent use, and several Backends (in one process or
+// several) may share a directory: see the package doc.
 type Backend struct {
 	dir      string
 	log      *slog.Logger
@@ -65,8 +68,11 @@ type Backend struct {
 	mu    sync.RWMutex         // guards cache
 	cache map[string]*keyEntry // loaded keys by id
 
-	// stripes serialise writes (and loads) per key id.
+	// stripes serialise writes (and loads) per key id within this Backend;
+	// lock serialises them across Backends and processes (see lockName).
 	stripes [64]sync.Mutex
+	lock    *dirLock
+	born    time.Time // origin of clock
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -91,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		now:      cfg.Now,
 		testHook: cfg.testHook,
 		cache:    make(map[string]*keyEntry),
+		born:     time.Now(),
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -111,11 +118,17 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		b.log.Warn("local: key directory is accessible by group or others; want mode 0700", "dir", b.dir, "mode", fi.Mode().Perm().String())
 	}
-	keys, err := b.unlock(&cfg)
+	lock, err := openDirLock(b.dir)
 	if err != nil {
 		return nil, err
 	}
+	keys, err := b.unlock(ctx, &cfg)
+	if err != nil {
+		_ = lock.close()
+		return nil, err
+	}
 	b.keys = keys
+	b.lock = lock
 	b.removeStaleTemps()
 	return b, nil
 }
@@ -135,8 +148,23 @@ func (cfg *Config) validate() error {
 		if err := cfg.KDF.validate(); err != nil {
 			return fmt.Errorf("%w: KDF: %v", ErrInvalidConfig, err)
 		}
+		if err := cfg.KDF.within(cfg.maxKDF()); err != nil {
+			return fmt.Errorf("%w: KDF: %w", ErrInvalidConfig, err)
+		}
+	}
+	if cfg.MaxKDF != nil {
+		if err := cfg.MaxKDF.validate(); err != nil {
+			return fmt.Errorf("%w: MaxKDF: %v", ErrInvalidConfig, err)
+		}
 	}
 	return nil
+}
+
+func (cfg *Config) maxKDF() KDFParams {
+	if cfg.MaxKDF != nil {
+		return *cfg.MaxKDF
+	}
+	return DefaultMaxKDFParams()
 }
 
 // Dir returns the key directory.
@@ -171,6 +199,7 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	b.keys.wipe()
+	_ = b.lock.close()
 	b.mu.Lock()
 	clear(b.cache)
 	b.mu.Unlock()
@@ -195,21 +224,47 @@ func (b *Backend) stripe(id string) *sync.Mutex {
 	return &b.stripes[h.Sum32()%uint32(len(b.stripes))]
 }
 
-// entry returns the loaded key id, loading it from disk on first use.
-// Errors: fs.ErrNotExist (no such key) or a *FileError.
-func (b *Backend) entry(id string) (*keyEntry, error) {
+// revalidateAfter is how long a loaded key is served before the Backend
+// checks (one lstat) that its file has not changed under it. Since every
+// update re-reads the file under the directory lock and only ever adds
+// versions, a cached key's versions are always on disk; what another Backend
+// changes (state, a new version, a purge) takes effect here within this
+// time. It matches the vault backend's stateTTL.
+const revalidateAfter = time.Second
+
+// clock is a monotonic reading for keyEntry.checked.
+func (b *Backend) clock() int64 { return int64(time.Since(b.born)) }
+
+// entry returns the loaded key id, loading it from disk on first use and
+// again when, revalidated, the key file is no longer the one the entry came
+// from (an update by another Backend or process). Errors: an error wrapping
+// fs.ErrNotExist (no such key), a *FileError, or ctx's error.
+func (b *Backend) entry(ctx context.Context, id string) (*keyEntry, error) {
 	b.mu.RLock()
 	e := b.cache[id]
 	b.mu.RUnlock()
 	if e != nil {
-		return e, nil
+		now := b.clock()
+		if now-e.checked.Load() < int64(revalidateAfter) {
+			return e, nil
+		}
+		fi, err := os.Lstat(b.keyPath(id))
+		switch {
+		case err == nil && e.current(fi):
+			e.checked.Store(now)
+			return e, nil
+		case errors.Is(err, fs.ErrNotExist):
+			b.forget(id)
+			return nil, &FileError{Path: b.keyPath(id), Err: err}
+		}
 	}
-	return b.reload(id, nil)
+	return b.reload(ctx, id, e)
 }
 
-// reload loads id from disk, unless the cached entry already differs from
-// stale (someone else reloaded it meanwhile).
-func (b *Backend) reload(id string, stale *keyEntry) (*keyEntry, error) {
+// reload loads id from disk under the directory lock (shared), unless the
+// cached entry already differs from stale and is current (someone else
+// reloaded it meanwhile).
+func (b *Backend) reload(ctx context.Context, id string, stale *keyEntry) (*keyEntry, error) {
 	l := b.stripe(id)
 	l.Lock()
 	defer l.Unlock()
@@ -217,9 +272,16 @@ func (b *Backend) reload(id string, stale *keyEntry) (*keyEntry, error) {
 	e := b.cache[id]
 	b.mu.RUnlock()
 	if e != nil && e != stale {
-		return e, nil
+		if fi, err := os.Lstat(b.keyPath(id)); err == nil && e.current(fi) {
+			return e, nil
+		}
 	}
-	f, err := b.readKeyFile(id)
+	unlock, err := b.lock.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	f, fi, err := b.readKeyFileStat(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			b.forget(id)
@@ -230,11 +292,13 @@ func (b *Backend) reload(id string, stale *keyEntry) (*keyEntry, error) {
 	if e, err = b.entryFromFile(b.keyPath(id), f); err != nil {
 		return nil, err
 	}
+	e.file = fi
 	b.install(id, e)
 	return e, nil
 }
 
 func (b *Backend) install(id string, e *keyEntry) {
+	e.checked.Store(b.clock())
 	b.mu.Lock()
 	b.cache[id] = e
 	b.mu.Unlock()

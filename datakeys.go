@@ -23,6 +23,10 @@ func (m *Manager) GenerateDataKey(ctx context.Context, keyID string, ec Encrypti
 				return DataKey{}, fmt.Errorf("kms: GenerateDataKey: %w: no key id given and no default_key_id configured", backend.ErrInvalidArgument)
 			}
 		}
+		var gen uint64
+		if rt.cache != nil {
+			gen = rt.cache.generation()
+		}
 		dk, err := invoke(ctx, m, rt, opGenerateDataKey, id, func(ctx context.Context, b backend.Backend) (DataKey, error) {
 			return b.GenerateDataKey(ctx, id, ec)
 		})
@@ -30,7 +34,7 @@ func (m *Manager) GenerateDataKey(ctx context.Context, keyID string, ec Encrypti
 			return DataKey{}, err
 		}
 		if rt.cache != nil {
-			rt.cache.Put(cacheKey(dk.Ciphertext, ec), cachedKey{keyID: dk.KeyID, plaintext: dk.Plaintext})
+			rt.cache.putIf(gen, cacheKey(dk.Ciphertext, ec), cachedKey{keyID: dk.KeyID, plaintext: dk.Plaintext})
 		}
 		return dk, nil
 	})
@@ -45,7 +49,9 @@ func (m *Manager) GenerateDataKey(ctx context.Context, keyID string, ec Encrypti
 func (m *Manager) Decrypt(ctx context.Context, ciphertext []byte, ec EncryptionContext) (DataKey, error) {
 	return run(m, opDecrypt, "", func(rt *runtime) (DataKey, error) {
 		var ck cache.Key
+		var gen uint64
 		if rt.cache != nil {
+			gen = rt.cache.generation()
 			ck = cacheKey(ciphertext, ec)
 			if v, ok := rt.cache.Get(ck); ok {
 				m.stats.cacheHits.Add(1)
@@ -60,7 +66,7 @@ func (m *Manager) Decrypt(ctx context.Context, ciphertext []byte, ec EncryptionC
 			return DataKey{}, err
 		}
 		if rt.cache != nil {
-			rt.cache.Put(ck, cachedKey{keyID: dk.KeyID, plaintext: dk.Plaintext})
+			rt.cache.putIf(gen, ck, cachedKey{keyID: dk.KeyID, plaintext: dk.Plaintext})
 		}
 		return dk, nil
 	})

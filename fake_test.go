@@ -44,6 +44,8 @@ type fakeWorld struct {
 	afterClose  atomic.Int64          // calls that hit a closed backend
 	openFailure atomic.Pointer[error]
 
+	afterDecrypt atomic.Pointer[func()] // runs when a Decrypt has succeeded, before it returns
+
 	issuedMu sync.Mutex
 	issued   [][]byte // plaintext slices handed out by GenerateDataKey and Decrypt
 }
@@ -283,6 +285,9 @@ func (b *fakeBackend) Decrypt(ctx context.Context, ct []byte, ec backend.Encrypt
 	pt, err := gcm(mk).Open(nil, rest[4:16], rest[16:], ec.Canonical())
 	if err != nil {
 		return backend.DataKey{}, bad
+	}
+	if h := b.w.afterDecrypt.Load(); h != nil {
+		(*h)()
 	}
 	return backend.DataKey{KeyID: id, Plaintext: b.w.issue(pt), Ciphertext: bytes.Clone(ct)}, nil
 }

@@ -44,9 +44,21 @@ func (m *Manager) EnableKey(ctx context.Context, keyID string) error {
 }
 
 // DisableKey disables a key: GenerateDataKey is refused with ErrKeyDisabled;
-// Decrypt keeps working.
+// Decrypt keeps working through the backend. The Manager also clears its
+// data-key cache (as ScheduleKeyDeletion and ClearCache do), so once
+// DisableKey returns no data key is served from memory that the backend
+// has not vouched for since: an operator disabling a key in an incident
+// sees every later use reach the backend (and its audit log).
 func (m *Manager) DisableKey(ctx context.Context, keyID string) error {
-	_, err := keyCall(ctx, m, opDisableKey, keyID, noResult(backend.Backend.DisableKey))
+	_, err := run(m, opDisableKey, keyID, func(rt *runtime) (struct{}, error) {
+		_, err := invoke(ctx, m, rt, opDisableKey, keyID, func(ctx context.Context, b backend.Backend) (struct{}, error) {
+			return struct{}{}, b.DisableKey(ctx, keyID)
+		})
+		if err == nil && rt.cache != nil {
+			rt.cache.invalidate()
+		}
+		return struct{}{}, err
+	})
 	if err == nil {
 		m.logger.Info("kms: key disabled", "key_id", keyID)
 	}
@@ -64,7 +76,7 @@ func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pending
 		})
 		if err == nil {
 			if rt.cache != nil {
-				rt.cache.Clear()
+				rt.cache.invalidate()
 			}
 			m.logger.Info("kms: key deletion scheduled", "key_id", keyID, "pending_days", pendingDays)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,36 @@ type sharedCache struct {
 	maxKeys, ttlSeconds int
 	users               atomic.Int32
 	stop                chan struct{}
+
+	// gen counts invalidations (ClearCache, DisableKey,
+	// ScheduleKeyDeletion). A call reads it before asking the backend and
+	// caches the answer only if no invalidation happened meanwhile, so a
+	// call in flight can't put back a key an invalidation just dropped.
+	// inval is held shared by those inserts and exclusively by
+	// invalidations, which makes the check and the insert one step.
+	inval sync.RWMutex
+	gen   atomic.Uint64
+}
+
+// generation is read before a backend call whose answer will be cached.
+func (s *sharedCache) generation() uint64 { return s.gen.Load() }
+
+// putIf caches v unless an invalidation happened since generation g.
+func (s *sharedCache) putIf(g uint64, k cache.Key, v cachedKey) {
+	s.inval.RLock()
+	defer s.inval.RUnlock()
+	if s.gen.Load() == g {
+		s.Put(k, v)
+	}
+}
+
+// invalidate drops every cached key; once it returns, no call that started
+// before can cache anything.
+func (s *sharedCache) invalidate() {
+	s.inval.Lock()
+	defer s.inval.Unlock()
+	s.gen.Add(1)
+	s.Clear()
 }
 
 func newSharedCache(maxKeys, ttlSeconds int) (*sharedCache, error) {

@@ -37,7 +37,7 @@ func (m *Manager) Stats() Stats {
 // Running or with the cache disabled.
 func (m *Manager) ClearCache() {
 	if rt := m.rt.Load(); rt != nil && rt.cache != nil {
-		rt.cache.Clear()
+		rt.cache.invalidate()
 		m.logger.Info("kms: data-key cache cleared")
 	}
 }

@@ -31,9 +31,16 @@
 // # How the body is bound
 //
 //   - x-amz-content-sha256 with a hex SHA-256: the body is hashed as it is
-//     read, and a mismatch is returned instead of io.EOF (ErrPayloadMismatch);
+//     read, and a mismatch is returned instead of io.EOF (ErrPayloadMismatch).
+//     With Content-Encoding aws-chunked the hash covers the body as sent,
+//     framing included, and r.Body yields it undecoded (S3 does not decode
+//     it either: such a PUT stores the bytes as sent and keeps aws-chunked
+//     in Content-Encoding);
 //   - UNSIGNED-PAYLOAD: the body is not bound, as in S3 (refused with
-//     WithSignedPayload);
+//     WithSignedPayload). With Content-Encoding aws-chunked the request is
+//     refused (ErrMalformedRequest), as S3 refuses it (400 InvalidArgument,
+//     "aws-chunked encoding is not supported when x-amz-content-sha256
+//     UNSIGNED-PAYLOAD is supplied");
 //   - STREAMING-AWS4-HMAC-SHA256-PAYLOAD: r.Body becomes a *ChunkedReader
 //     that verifies every chunk's signature, chained from the seed
 //     signature with the SDK's stream signer, before it releases the chunk;
@@ -56,9 +63,11 @@
 //
 // There is one decoder, ChunkedReader; the Verifier uses it, and a server
 // decodes with NewChunkedReader what the Verifier did not (an anonymous
-// request, or an aws-chunked body bound by a hex x-amz-content-sha256, which
-// covers the encoded bytes). It applies the rules S3 applies to what the AWS
-// SDKs, the AWS CLI and minio-go send:
+// request, or, unlike S3, an aws-chunked body bound by a hex
+// x-amz-content-sha256, which covers the encoded bytes: the decoder reads
+// the body to its end, where the hash is checked, before it returns io.EOF).
+// It applies the rules S3 applies to what the AWS SDKs, the AWS CLI and
+// minio-go send:
 //
 //	body    = *chunk last *(trailer CRLF) CRLF
 //	chunk   = size [";chunk-signature=" signature] CRLF data CRLF

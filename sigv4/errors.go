@@ -17,7 +17,8 @@ var (
 	// malformed, missing, repeated, or not accepted by the Verifier's options
 	// (S3: AuthorizationHeaderMalformed, AuthorizationQueryParametersError,
 	// AccessDenied for unsigned x-amz-* headers, InvalidRequest for a body
-	// without x-amz-content-sha256).
+	// without x-amz-content-sha256, InvalidArgument for aws-chunked with
+	// UNSIGNED-PAYLOAD).
 	ErrMalformedRequest = errors.New("sigv4: malformed signed request")
 
 	// ErrUnsupported: a well-formed request this package cannot verify: another

@@ -23,6 +23,18 @@ func emptyBody(r *http.Request) bool {
 	return r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
 }
 
+// awsChunked reports whether Content-Encoding names aws-chunked.
+func awsChunked(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for e := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(e), "aws-chunked") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // payloadPlan says which payload hashes may have been signed and how the
 // body must be checked afterwards.
 type payloadPlan struct {
@@ -49,6 +61,12 @@ func (v *Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Values) (
 			return payloadPlan{}, fail(ErrUnsupported, "unsupported streaming payload mode")
 		default:
 			return payloadPlan{}, fail(ErrMalformedRequest, "malformed x-amz-content-sha256")
+		}
+		if ph == unsignedPayload && awsChunked(r.Header) {
+			// S3: 400 InvalidArgument, "aws-chunked encoding is not
+			// supported when x-amz-content-sha256 UNSIGNED-PAYLOAD is
+			// supplied".
+			return payloadPlan{}, fail(ErrMalformedRequest, "aws-chunked encoding needs a STREAMING-* x-amz-content-sha256, not UNSIGNED-PAYLOAD")
 		}
 		if v.signedBody && (ph == unsignedPayload || ph == streamingUnsigned) && !emptyBody(r) {
 			return payloadPlan{}, fail(ErrPayloadNotSigned, "the payload must be signed")

@@ -102,8 +102,14 @@ func (b *Backend) unwrap(ctx context.Context, op string, ciphertext []byte, ec b
 	if err != nil {
 		return p, nil, keyErr(op, p.keyID, err)
 	}
-	if p.version > len(e.aeads) { // e is current (see entry): no such version on disk
-		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: unknown key version", backend.ErrInvalidCiphertext)}
+	if p.version > len(e.aeads) {
+		// Rotated by another Backend since we loaded it? Reload at once.
+		if e, err = b.reload(ctx, p.keyID, e); err != nil {
+			return p, nil, keyErr(op, p.keyID, err)
+		}
+		if p.version > len(e.aeads) {
+			return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: unknown key version", backend.ErrInvalidCiphertext)}
+		}
 	}
 	if e.md.State == backend.KeyStatePendingDeletion {
 		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: backend.ErrKeyPendingDeletion}

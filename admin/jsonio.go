@@ -19,6 +19,9 @@ func (c *call) readBody() ([]byte, error) {
 	if c.r.Body == nil || c.r.Body == http.NoBody {
 		return nil, nil
 	}
+	if !plainBody(c.r) {
+		return nil, badRequest("unsupported Content-Encoding: the body must be plain JSON")
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.h.maxBody))
 	if err == nil {
 		return body, nil
@@ -37,6 +40,27 @@ func (c *call) readBody() ([]byte, error) {
 	default:
 		return nil, badRequest("could not read the request body")
 	}
+}
+
+// plainBody reports whether r.Body yields the JSON as sent, not still
+// encoded: Content-Encoding names nothing but identity, or aws-chunked that
+// the SigV4 verifier decoded (and whose chunks it verified). Anything else
+// would be read as if it were the JSON itself: a gzip body, or an
+// aws-chunked body bound by a hex x-amz-content-sha256, which covers the
+// framing and is not decoded (S3 does not decode it either).
+func plainBody(r *http.Request) bool {
+	_, decoded := r.Body.(*sigv4.ChunkedReader)
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for e := range strings.SplitSeq(v, ",") {
+			switch e = strings.TrimSpace(e); {
+			case e == "", strings.EqualFold(e, "identity"):
+			case strings.EqualFold(e, "aws-chunked") && decoded:
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // decodeBody decodes the JSON body into v strictly: unknown fields, trailing

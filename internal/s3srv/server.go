@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/envkms/kms"
@@ -25,6 +27,7 @@ const AdminPrefix = "/admin/v3/"
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
+	lock  *dirLock // held from New to Close
 	store *store
 	m     *kms.Manager
 	enc   *sse.Encryptor
@@ -34,20 +37,36 @@ type Server struct {
 	adminAuth admin.Authenticator
 	admin     http.Handler
 	now       func() time.Time
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New opens (or initialises) the data directory, starts the KMS Manager on
-// the local backend with its key directory under DataDir (creating the
-// master key "default" if needed) and returns the server.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// New opens (or initialises) the data directory, locks it (an error
+// wrapping ErrDataDirLocked if another Server holds it: nothing in the
+// directory is touched then), starts the KMS Manager on the local backend
+// with its key directory under DataDir (creating the master key "default" if
+// needed) and returns the server. The lock is held until Close.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := mkdirAllDurable(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.release()
+		}
+	}()
 	st, err := newStore(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, now: time.Now}
+	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, store: st, now: time.Now}
 	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -100,9 +119,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // Manager returns the server's KMS Manager (for key management in-process).
 func (s *Server) Manager() *kms.Manager { return s.m }
 
-// Close stops the KMS Manager.
+// Close stops the KMS Manager and releases the data directory's lock. Only
+// the first call does anything; later ones return its result.
 func (s *Server) Close(ctx context.Context) error {
-	return s.m.Stop(ctx)
+	s.closeOnce.Do(func() {
+		s.closeErr = s.m.Stop(ctx)
+		if err := s.lock.release(); s.closeErr == nil {
+			s.closeErr = err
+		}
+	})
+	return s.closeErr
 }
 
 type authResultKey struct{}

@@ -33,7 +33,7 @@ func kmsPaths(dataDir string) (keyDir, masterKeyFile string) {
 // dataDir and makes sure DefaultKeyID exists.
 func openManager(ctx context.Context, dataDir string, log *slog.Logger) (*kms.Manager, error) {
 	keyDir, mkFile := kmsPaths(dataDir)
-	if err := os.MkdirAll(keyDir, dirPerm); err != nil {
+	if err := mkdirAllDurable(keyDir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
 	}
 	created, err := ensureMasterKeyFile(mkFile)
@@ -87,6 +87,11 @@ func ensureMasterKeyFile(path string) (bool, error) {
 	}
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
+	}
+	if werr == nil {
+		// Durable before any key file is sealed with it: losing it to a
+		// power cut would lose every key.
+		werr = syncDir(filepath.Dir(path))
 	}
 	if werr != nil {
 		_ = os.Remove(path)

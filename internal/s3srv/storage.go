@@ -11,23 +11,35 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // On-disk layout under the data directory:
 //
+//	DIR/s3server.lock                   held (flock) by the running server; names its pid
 //	DIR/.kms/master.key                 local-backend master secret (0600; example only)
 //	DIR/.kms/keys/                      local-backend key files
-//	DIR/tmp/                            temp files, renamed into place when complete
+//	DIR/tmp/                            temp files and directories, renamed into place when complete
 //	DIR/buckets/NAME/bucket.json        creation date, default encryption
 //	DIR/buckets/NAME/objects/H.json     object sidecar (H = hex SHA-256 of the key)
-//	DIR/buckets/NAME/objects/H-R.data   object bytes as stored (R random per write)
+//	DIR/buckets/NAME/objects/H-R.data   object bytes as stored (H = hex SHA-256 of the key, R random per write)
 //	DIR/buckets/NAME/uploads/ID/        multipart upload: upload.json, part-N.json, part-N-R.data
 //
 // A write lands in DIR/tmp first and becomes visible with one rename of its
 // sidecar, so readers see the old or the new object, never a mix. Sidecars are
 // not trusted for authenticity: the sse metadata in them is bound to
 // bucket/key, so a sidecar or data file moved to another name fails to decrypt.
+//
+// Durability: a write is acknowledged only once it survives a power cut.
+// Every file is fsynced before it is renamed into place, and the directory
+// it is renamed into is fsynced before the next step depends on it; a new
+// directory (a bucket, an upload) is assembled under DIR/tmp and renamed
+// into place, then its parent is fsynced. An object's data file is durable
+// under its final name before the sidecar that names it is renamed, so a
+// crash leaves the old object or the new one, never a sidecar without its
+// data. A crash can leave an unreferenced data file (never visible: reads and
+// listings go through sidecars); DIR/tmp is emptied at start.
 
 const (
 	sidecarVersion = 1
@@ -103,28 +115,73 @@ type partMeta struct {
 }
 
 // store keeps buckets and objects as files. It is safe for concurrent use
-// within one process.
+// within one process; the data directory's lock keeps other processes out.
 type store struct {
 	root string
 
 	bucketsMu sync.RWMutex     // Lock: create/delete bucket; RLock: everything inside a bucket
 	objLocks  [64]sync.RWMutex // striped by bucket/key: commit (Lock) vs open (RLock)
 	uploadMu  [16]sync.Mutex   // striped by upload id: part commits vs complete/abort
+
+	// hook, if set, is called after each step of a write (see the step
+	// constants) with the path concerned. An error simulates a crash right
+	// there: the write stops and leaves everything as it is. For tests.
+	hook atomic.Pointer[func(step, path string) error]
+	// sidecarReads counts object sidecars read (for tests of listing cost).
+	sidecarReads atomic.Int64
 }
 
+// Steps of the store's writes, reported to store.hook.
+const (
+	stepFileSynced = "file-synced" // a temp file is complete, fsynced and closed (path: the temp file)
+	stepRenamed    = "renamed"     // a rename is done, not yet durable (path: the new name)
+	stepDirSynced  = "dir-synced"  // a directory is fsynced: what was renamed into it is durable (path: the directory)
+	stepRemoved    = "removed"     // a file or directory is removed, not yet durable (path: the removed name)
+)
+
+// crashError is a hook's error: the simulated crash skips every cleanup.
+type crashError struct{ err error }
+
+func (e *crashError) Error() string { return "simulated crash: " + e.err.Error() }
+func (e *crashError) Unwrap() error { return e.err }
+
+func isCrash(err error) bool {
+	var ce *crashError
+	return errors.As(err, &ce)
+}
+
+// step reports a completed step to the hook.
+func (s *store) step(name, path string) error {
+	hook := s.hook.Load()
+	if hook == nil {
+		return nil
+	}
+	if err := (*hook)(name, path); err != nil {
+		return &crashError{err: err}
+	}
+	return nil
+}
+
+// newStore opens the store under root (which exists and is locked by the
+// caller): it creates tmp and buckets if needed and empties tmp (leftovers
+// of interrupted writes; no other server can be writing there).
 func newStore(root string) (*store, error) {
-	for _, d := range []string{root, filepath.Join(root, "tmp"), filepath.Join(root, "buckets")} {
-		if err := os.MkdirAll(d, dirPerm); err != nil {
+	for _, d := range []string{filepath.Join(root, "tmp"), filepath.Join(root, "buckets")} {
+		if err := mkdirAllDurable(d); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
 		}
 	}
-	// Leftovers of interrupted writes.
-	if ents, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
-		for _, e := range ents {
-			_ = os.Remove(filepath.Join(root, "tmp", e.Name()))
-		}
+	st := &store{root: root}
+	// Leftovers of interrupted writes: temp files, and the directories of
+	// bucket and upload creations and removals.
+	ents, err := os.ReadDir(filepath.Join(root, "tmp"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
 	}
-	return &store{root: root}, nil
+	for _, e := range ents {
+		_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
+	}
+	return st, nil
 }
 
 func keyHash(key string) string {
@@ -145,6 +202,7 @@ func (s *store) objectsDir(bucket string) string {
 func (s *store) uploadDir(bucket, id string) string {
 	return filepath.Join(s.bucketDir(bucket), "uploads", id)
 }
+func (s *store) tmpDir() string { return filepath.Join(s.root, "tmp") }
 
 func (s *store) objLock(bucket, key string) *sync.RWMutex {
 	h := sha256.Sum256([]byte(bucket + "/" + key))
@@ -159,7 +217,13 @@ func (s *store) upLock(id string) *sync.Mutex {
 // tempFile creates a file in DIR/tmp that the caller fills and then hands to
 // a commit function (which renames it) or removes with discardTemp.
 func (s *store) tempFile() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.root, "tmp"), "w-*")
+	return os.CreateTemp(s.tmpDir(), "w-*")
+}
+
+// tempDir creates a directory in DIR/tmp, to be filled and renamed into
+// place with renameDurable.
+func (s *store) tempDir(kind string) (string, error) {
+	return os.MkdirTemp(s.tmpDir(), kind+"-*")
 }
 
 func discardTemp(f *os.File) {
@@ -170,8 +234,70 @@ func discardTemp(f *os.File) {
 	_ = os.Remove(f.Name())
 }
 
-// writeJSONAtomic writes v to path via a temp file and rename.
-func (s *store) writeJSONAtomic(path string, v any) error {
+// finishTemp fsyncs and closes a filled temp file.
+func (s *store) finishTemp(f *os.File) error {
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return s.step(stepFileSynced, f.Name())
+}
+
+// syncDir fsyncs dir, making the renames into it and removals from it
+// durable.
+func (s *store) syncDir(dir string) error {
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return s.step(stepDirSynced, dir)
+}
+
+// renameDurable renames src (a complete, fsynced file or directory) to dst
+// and fsyncs dst's directory: once it returns nil, dst survives a power cut.
+func (s *store) renameDurable(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	if err := s.step(stepRenamed, dst); err != nil {
+		return err
+	}
+	return s.syncDir(filepath.Dir(dst))
+}
+
+// removeDurable removes path (a file) and fsyncs its directory.
+func (s *store) removeDurable(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	if err := s.step(stepRemoved, path); err != nil {
+		return err
+	}
+	return s.syncDir(filepath.Dir(path))
+}
+
+// removeDirDurable takes the directory dir out of its parent durably (one
+// rename into DIR/tmp, so no half-removed directory is ever visible) and
+// then deletes it.
+func (s *store) removeDirDurable(dir, kind string) error {
+	gone := filepath.Join(s.tmpDir(), kind+"-"+randHex(8))
+	if err := os.Rename(dir, gone); err != nil {
+		return err
+	}
+	if err := s.step(stepRemoved, dir); err != nil {
+		return err
+	}
+	if err := s.syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// writeJSONAtomic writes v to path via a temp file, fsync and rename, and
+// fsyncs path's directory: durable when it returns nil.
+func (s *store) writeJSONAtomic(path string, v any) (err error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -180,23 +306,19 @@ func (s *store) writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil && !isCrash(err) {
+			_ = os.Remove(f.Name())
+		}
+	}()
 	if _, err := f.Write(b); err != nil {
-		discardTemp(f)
+		_ = f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		discardTemp(f)
+	if err := s.finishTemp(f); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return s.renameDurable(f.Name(), path)
 }
 
 func readJSON(path string, v any) error {
@@ -208,14 +330,6 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%w: %s: %v", errStoreCorrupt, filepath.Base(path), err)
 	}
 	return nil
-}
-
-// finishTemp syncs and closes a filled temp file.
-func finishTemp(f *os.File) error {
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // ---- buckets ----

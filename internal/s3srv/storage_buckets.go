@@ -11,27 +11,46 @@ import (
 	"time"
 )
 
-func (s *store) createBucket(bucket string, now time.Time) error {
+// createBucket assembles the bucket directory (objects/, uploads/,
+// bucket.json) under DIR/tmp and renames it into place: the bucket exists
+// complete or not at all, and durably once this returns nil.
+func (s *store) createBucket(bucket string, now time.Time) (err error) {
 	s.bucketsMu.Lock()
 	defer s.bucketsMu.Unlock()
 	dir := s.bucketDir(bucket)
-	if err := os.Mkdir(dir, dirPerm); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return errStoreBucketExists
-		}
+	switch _, err := s.bucketInfo(bucket); {
+	case err == nil:
+		return errStoreBucketExists
+	case !errors.Is(err, errStoreNoBucket):
 		return err
 	}
-	for _, d := range []string{"objects", "uploads"} {
-		if err := os.Mkdir(filepath.Join(dir, d), dirPerm); err != nil {
-			_ = os.RemoveAll(dir)
+	// A directory without bucket.json is no bucket: the remains of a
+	// creation the first layout interrupted. Out of the way with it.
+	if _, err := os.Lstat(dir); err == nil {
+		if err := s.removeDirDurable(dir, "rmbucket"); err != nil {
 			return err
 		}
 	}
-	if err := s.writeJSONAtomic(filepath.Join(dir, "bucket.json"), bucketMeta{Version: sidecarVersion, Created: now.UTC()}); err != nil {
-		_ = os.RemoveAll(dir)
+	tmp, err := s.tempDir("mkbucket")
+	if err != nil {
 		return err
 	}
-	return nil
+	defer func() {
+		if err != nil && !isCrash(err) {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	for _, d := range []string{"objects", "uploads"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), dirPerm); err != nil {
+			return err
+		}
+	}
+	// Durable inside tmp (the fsync of tmp covers objects/ and uploads/ too)
+	// before the directory is renamed into place.
+	if err := s.writeJSONAtomic(filepath.Join(tmp, "bucket.json"), bucketMeta{Version: sidecarVersion, Created: now.UTC()}); err != nil {
+		return err
+	}
+	return s.renameDurable(tmp, dir)
 }
 
 func (s *store) bucketInfo(bucket string) (bucketMeta, error) {
@@ -71,12 +90,7 @@ func (s *store) deleteBucket(bucket string) error {
 			}
 		}
 	}
-	// Rename first so a half-removed bucket is never visible.
-	gone := filepath.Join(s.root, "tmp", "rmbucket-"+randHex(8))
-	if err := os.Rename(s.bucketDir(bucket), gone); err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
+	return s.removeDirDurable(s.bucketDir(bucket), "rmbucket")
 }
 
 type bucketEntry struct {

@@ -14,21 +14,30 @@ import (
 	"strings"
 )
 
-func (s *store) createUpload(bucket string, um uploadMeta) (string, error) {
+// createUpload assembles the upload directory under DIR/tmp and renames it
+// into place, durably.
+func (s *store) createUpload(bucket string, um uploadMeta) (_ string, err error) {
 	s.bucketsMu.RLock()
 	defer s.bucketsMu.RUnlock()
 	if _, err := s.bucketInfo(bucket); err != nil {
 		return "", err
 	}
 	id := randHex(16)
-	dir := s.uploadDir(bucket, id)
-	if err := os.Mkdir(dir, dirPerm); err != nil {
+	tmp, err := s.tempDir("mkupload")
+	if err != nil {
 		return "", err
 	}
+	defer func() {
+		if err != nil && !isCrash(err) {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
 	um.Version = sidecarVersion
 	um.UploadID = id
-	if err := s.writeJSONAtomic(filepath.Join(dir, "upload.json"), um); err != nil {
-		_ = os.RemoveAll(dir)
+	if err := s.writeJSONAtomic(filepath.Join(tmp, "upload.json"), um); err != nil {
+		return "", err
+	}
+	if err := s.renameDurable(tmp, s.uploadDir(bucket, id)); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -60,9 +69,14 @@ func partJSON(n int) string { return fmt.Sprintf("part-%05d.json", n) }
 
 // commitPart stores the filled temp file as part pm.PartNumber of upload id,
 // replacing an earlier upload of the same part number.
-func (s *store) commitPart(bucket, key, id string, data *os.File, pm partMeta) error {
-	if err := finishTemp(data); err != nil {
-		_ = os.Remove(data.Name())
+func (s *store) commitPart(bucket, key, id string, data *os.File, pm partMeta) (err error) {
+	discard := data.Name()
+	defer func() {
+		if err != nil && !isCrash(err) && discard != "" {
+			_ = os.Remove(discard)
+		}
+	}()
+	if err := s.finishTemp(data); err != nil {
 		return err
 	}
 	s.bucketsMu.RLock()
@@ -71,21 +85,27 @@ func (s *store) commitPart(bucket, key, id string, data *os.File, pm partMeta) e
 	l.Lock()
 	defer l.Unlock()
 	if _, err := s.getUpload(bucket, key, id); err != nil {
-		_ = os.Remove(data.Name())
 		return err
 	}
 	dir := s.uploadDir(bucket, id)
 	pm.DataFile = fmt.Sprintf("part-%05d-%s.data", pm.PartNumber, randHex(8))
-	if err := os.Rename(data.Name(), filepath.Join(dir, pm.DataFile)); err != nil {
-		_ = os.Remove(data.Name())
+	dataPath := filepath.Join(dir, pm.DataFile)
+	if err := os.Rename(data.Name(), dataPath); err != nil {
+		return err
+	}
+	discard = dataPath
+	if err := s.step(stepRenamed, dataPath); err != nil {
+		return err
+	}
+	if err := s.syncDir(dir); err != nil {
 		return err
 	}
 	var old partMeta
 	oldErr := readJSON(filepath.Join(dir, partJSON(pm.PartNumber)), &old)
 	if err := s.writeJSONAtomic(filepath.Join(dir, partJSON(pm.PartNumber)), pm); err != nil {
-		_ = os.Remove(filepath.Join(dir, pm.DataFile))
 		return err
 	}
+	discard = ""
 	if oldErr == nil && partFileRE.MatchString(old.DataFile) && old.DataFile != pm.DataFile {
 		_ = os.Remove(filepath.Join(dir, old.DataFile))
 	}
@@ -173,9 +193,5 @@ func (s *store) abortUpload(bucket, key, id string) error {
 }
 
 func (s *store) removeUploadDir(bucket, id string) error {
-	gone := filepath.Join(s.root, "tmp", "rmupload-"+randHex(8))
-	if err := os.Rename(s.uploadDir(bucket, id), gone); err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
+	return s.removeDirDurable(s.uploadDir(bucket, id), "rmupload")
 }

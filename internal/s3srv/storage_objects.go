@@ -54,16 +54,20 @@ func (s *store) readObjectMeta(bucket, key string) (objectMeta, error) {
 
 // commitObject makes the filled temp file data the content of bucket/key
 // with sidecar om (DataFile is filled in here). The previous version's data
-// file is removed.
-func (s *store) commitObject(bucket, key string, data *os.File, om objectMeta) error {
-	if err := finishTemp(data); err != nil {
-		_ = os.Remove(data.Name())
+// file is removed. When it returns nil the new object survives a power cut.
+func (s *store) commitObject(bucket, key string, data *os.File, om objectMeta) (err error) {
+	discard := data.Name()
+	defer func() {
+		if err != nil && !isCrash(err) && discard != "" {
+			_ = os.Remove(discard)
+		}
+	}()
+	if err := s.finishTemp(data); err != nil {
 		return err
 	}
 	s.bucketsMu.RLock()
 	defer s.bucketsMu.RUnlock()
 	if _, err := s.bucketInfo(bucket); err != nil {
-		_ = os.Remove(data.Name())
 		return err
 	}
 	h := keyHash(key)
@@ -71,19 +75,31 @@ func (s *store) commitObject(bucket, key string, data *os.File, om objectMeta) e
 	om.Key = key
 	om.DataFile = h + "-" + randHex(8) + ".data"
 	dir := s.objectsDir(bucket)
-	if err := os.Rename(data.Name(), filepath.Join(dir, om.DataFile)); err != nil {
-		_ = os.Remove(data.Name())
+	// The data file is durable under its final name before a sidecar
+	// names it.
+	dataPath := filepath.Join(dir, om.DataFile)
+	if err := os.Rename(data.Name(), dataPath); err != nil {
+		return err
+	}
+	discard = dataPath
+	if err := s.step(stepRenamed, dataPath); err != nil {
+		return err
+	}
+	if err := s.syncDir(dir); err != nil {
 		return err
 	}
 	l := s.objLock(bucket, key)
 	l.Lock()
 	defer l.Unlock()
 	old, oldErr := s.readObjectMeta(bucket, key)
-	if err := s.writeJSONAtomic(filepath.Join(dir, h+".json"), om); err != nil {
-		_ = os.Remove(filepath.Join(dir, om.DataFile))
+	// The commit point: the sidecar's rename.
+	if err := s.writeJSONAtomic(filepath.Join(dir, keyHash(key)+".json"), om); err != nil {
 		return err
 	}
+	discard = ""
 	if oldErr == nil && old.DataFile != om.DataFile {
+		// No fsync: should the removal be lost, the old file is merely
+		// unreferenced.
 		_ = os.Remove(filepath.Join(dir, old.DataFile))
 	}
 	return nil
@@ -126,7 +142,9 @@ func (s *store) deleteObject(bucket, key string) error {
 		return err
 	}
 	dir := s.objectsDir(bucket)
-	if err := os.Remove(filepath.Join(dir, keyHash(key)+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The sidecar's removal is durable before the data file goes, so a
+	// crash never leaves a sidecar without its data.
+	if err := s.removeDurable(filepath.Join(dir, keyHash(key)+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if om.DataFile != "" && dataFileRE.MatchString(om.DataFile) {

@@ -107,7 +107,9 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, bucket st
 		}
 		after, afterIsPrefix = v, kind == 'p'
 	}
-	objs, err := s.store.listObjects(bucket, prefix)
+	page, err := s.store.listObjects(bucket, listQuery{
+		prefix: prefix, delimiter: delim, after: after, afterIsPrefix: afterIsPrefix, maxKeys: maxKeys,
+	})
 	if err != nil {
 		return err
 	}
@@ -120,44 +122,26 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, bucket st
 	res := listBucketResultV2{
 		Xmlns: s3NS, Name: bucket, Prefix: enc(prefix), Delimiter: enc(delim), MaxKeys: maxKeys,
 		StartAfter: enc(q.Get("start-after")), ContinuationToken: token, EncodingType: encodingType,
+		IsTruncated: page.truncated,
 	}
-	lastPrefix := ""
-	var lastKind byte
-	var lastValue string
-	for _, o := range objs {
-		if o.Key <= after || (afterIsPrefix && strings.HasPrefix(o.Key, after)) {
-			continue
+	for _, e := range page.entries {
+		if e.isPrefix {
+			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: enc(e.value)})
+		} else {
+			o := e.meta
+			res.Contents = append(res.Contents, objectInfo{
+				Key: enc(o.Key), LastModified: xmlTime(o.LastModified), ETag: quoteETag(o.ETag),
+				Size: o.Size, StorageClass: "STANDARD",
+			})
 		}
-		if delim != "" {
-			if i := strings.Index(o.Key[len(prefix):], delim); i >= 0 {
-				cp := o.Key[:len(prefix)+i+len(delim)]
-				if cp == lastPrefix {
-					continue
-				}
-				if res.KeyCount == maxKeys {
-					res.IsTruncated = true
-					break
-				}
-				lastPrefix = cp
-				res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: enc(cp)})
-				res.KeyCount++
-				lastKind, lastValue = 'p', cp
-				continue
-			}
-		}
-		if res.KeyCount == maxKeys {
-			res.IsTruncated = true
-			break
-		}
-		res.Contents = append(res.Contents, objectInfo{
-			Key: enc(o.Key), LastModified: xmlTime(o.LastModified), ETag: quoteETag(o.ETag),
-			Size: o.Size, StorageClass: "STANDARD",
-		})
 		res.KeyCount++
-		lastKind, lastValue = 'k', o.Key
 	}
-	if res.IsTruncated && res.KeyCount > 0 {
-		res.NextContinuationToken = encodeToken(lastKind, lastValue)
+	if page.truncated && page.last.value != "" {
+		kind := byte('k')
+		if page.last.isPrefix {
+			kind = 'p'
+		}
+		res.NextContinuationToken = encodeToken(kind, page.last.value)
 	}
 	return s.writeXML(w, res)
 }

@@ -311,7 +311,7 @@ func TestTamperMidObject(t *testing.T) {
 func objectPaths(t *testing.T, dir, bucket, key string) (sidecar, data string) {
 	t.Helper()
 	objs := filepath.Join(dir, "buckets", bucket, "objects")
-	sidecar = filepath.Join(objs, keyHash(key)+".json")
+	sidecar = filepath.Join(objs, sidecarName(key))
 	var om objectMeta
 	if err := readJSON(sidecar, &om); err != nil {
 		t.Fatal(err)

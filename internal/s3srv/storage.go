@@ -22,7 +22,7 @@ import (
 //	DIR/.kms/keys/                      local-backend key files
 //	DIR/tmp/                            temp files and directories, renamed into place when complete
 //	DIR/buckets/NAME/bucket.json        creation date, default encryption
-//	DIR/buckets/NAME/objects/H.json     object sidecar (H = hex SHA-256 of the key)
+//	DIR/buckets/NAME/objects/S.json     object sidecar (S from the key: see sidecarName)
 //	DIR/buckets/NAME/objects/H-R.data   object bytes as stored (H = hex SHA-256 of the key, R random per write)
 //	DIR/buckets/NAME/uploads/ID/        multipart upload: upload.json, part-N.json, part-N-R.data
 //
@@ -163,8 +163,9 @@ func (s *store) step(name, path string) error {
 }
 
 // newStore opens the store under root (which exists and is locked by the
-// caller): it creates tmp and buckets if needed and empties tmp (leftovers
-// of interrupted writes; no other server can be writing there).
+// caller): it creates tmp and buckets if needed, empties tmp (leftovers of
+// interrupted writes; no other server can be writing there) and moves
+// sidecars of the earlier layout to their current names.
 func newStore(root string) (*store, error) {
 	for _, d := range []string{filepath.Join(root, "tmp"), filepath.Join(root, "buckets")} {
 		if err := mkdirAllDurable(d); err != nil {
@@ -180,6 +181,9 @@ func newStore(root string) (*store, error) {
 	}
 	for _, e := range ents {
 		_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
+	}
+	if err := st.migrateSidecars(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
 	}
 	return st, nil
 }

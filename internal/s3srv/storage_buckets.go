@@ -4,6 +4,7 @@ package s3srv
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -79,18 +80,46 @@ func (s *store) deleteBucket(bucket string) error {
 	if _, err := s.bucketInfo(bucket); err != nil {
 		return err
 	}
-	for _, d := range []string{"objects", "uploads"} {
-		ents, err := os.ReadDir(filepath.Join(s.bucketDir(bucket), d))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+	if full, err := dirHasSidecar(s.objectsDir(bucket)); err != nil || full {
+		if err == nil {
+			err = errStoreNotEmpty
 		}
-		for _, e := range ents {
-			if d == "uploads" || strings.HasSuffix(e.Name(), ".json") {
-				return errStoreNotEmpty
-			}
+		return err
+	}
+	if up, err := dirHasEntry(filepath.Join(s.bucketDir(bucket), "uploads")); err != nil || up {
+		if err == nil {
+			err = errStoreNotEmpty
 		}
+		return err
 	}
 	return s.removeDirDurable(s.bucketDir(bucket), "rmbucket")
+}
+
+// dirHasSidecar reports whether dir holds a sidecar (of an object or a part),
+// reading the directory in batches so a big one is not loaded whole.
+func dirHasSidecar(dir string) (bool, error) {
+	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	for {
+		ents, err := d.ReadDir(listDirBatch)
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".json") {
+				return true, nil
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(ents) == 0) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
 }
 
 type bucketEntry struct {
@@ -117,4 +146,21 @@ func (s *store) listBuckets() ([]bucketEntry, error) {
 		out = append(out, bucketEntry{Name: e.Name(), Created: bm.Created})
 	}
 	return out, nil
+}
+
+// dirHasEntry reports whether dir holds anything (reading one entry).
+func dirHasEntry(dir string) (bool, error) {
+	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	ents, err := d.ReadDir(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return len(ents) > 0, nil
 }

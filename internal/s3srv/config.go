@@ -24,7 +24,11 @@ type Config struct {
 
 	// DisableEncryption stores objects in plaintext and refuses SSE
 	// headers. It exists only to measure the cost of encryption in the
-	// benchmark; never use it to serve data.
+	// benchmark; never use it to serve data: nothing on disk is then
+	// encrypted or authenticated, so whoever can write the data directory
+	// can replace any object's bytes and metadata (see the package doc).
+	// A data directory written so cannot be served with encryption on: its
+	// objects have no sse metadata and are refused as tampered.
 	DisableEncryption bool
 
 	// Region is the SigV4 signing region clients use (default "us-east-1";

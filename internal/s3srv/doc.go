@@ -33,5 +33,26 @@
 // out), and responses never carry it. Sidecars are not trusted for
 // authenticity: sse binds every object's key to its bucket and name, so
 // moving or swapping files on disk makes reads fail rather than return the
-// wrong data.
+// wrong data, and since the server encrypts every object, an object whose
+// sidecar has no sse metadata is refused (500 InternalError), never served.
+//
+// # Someone who can write the data directory
+//
+// With encryption on (the default) and without the master secret, they can:
+// delete objects, uploads and buckets; roll an object back to an earlier
+// version of itself (its sealed key binds bucket and key, not the version);
+// change what a sidecar says outside its sse block (the stored content
+// headers and user metadata, the ETag, Last-Modified, the size a listing
+// shows), which the server returns as stored; and make objects unreadable.
+// They cannot read an object or make the server serve bytes it did not
+// encrypt: swapped, moved, altered, truncated or reordered data and sidecars,
+// and sidecars stripped of their sse metadata, fail with an error. In this
+// example the master secret is DIR/.kms/master.key: whoever can read the
+// data directory can unseal every key, decrypt every object and forge new
+// ones, so the directory must be as private as the key.
+//
+// With Config.DisableEncryption (benchmark mode) nothing is encrypted or
+// authenticated: whoever can read the data directory reads every object,
+// and whoever can write it can replace any object's bytes and metadata or
+// add objects, which the server serves as stored.
 package s3srv

@@ -87,6 +87,9 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 		return err
 	}
 	defer f.Close()
+	if err := s.checkEncrypted(srcBucket, srcKey, om.SSE); err != nil {
+		return err
+	}
 
 	headers, user := om.Headers, om.UserMeta
 	if replace {

@@ -88,6 +88,9 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return err
 	}
+	if err := s.checkEncrypted(bucket, key, um.SSE); err != nil {
+		return err
+	}
 	pr, pe := s.openPayload(r)
 	if pe != nil {
 		return pe
@@ -123,6 +126,9 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, bucke
 	id := r.URL.Query().Get("uploadId")
 	um, err := s.store.getUpload(bucket, key, id)
 	if err != nil {
+		return err
+	}
+	if err := s.checkEncrypted(bucket, key, um.SSE); err != nil {
 		return err
 	}
 	var body completeMultipartUpload

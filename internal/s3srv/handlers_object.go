@@ -156,6 +156,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		return err
 	}
 	defer f.Close()
+	if err := s.checkEncrypted(bucket, key, om.SSE); err != nil {
+		return err
+	}
 
 	var (
 		size      int64

@@ -1,6 +1,8 @@
 package s3srv
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,6 +90,28 @@ func hasSSEHeaders(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// errStoreUnencrypted: stored metadata without sse entries on a server that
+// encrypts every object. The server never wrote it; it is tampering (sse
+// metadata deleted and the data replaced) or a data directory written in
+// benchmark mode.
+var errStoreUnencrypted = errors.New("object has no encryption metadata, but this server encrypts every object: the sidecar was tampered with or written with DisableEncryption")
+
+// checkEncrypted refuses meta, the stored sse metadata of bucket/key (or of an
+// upload to it), when the server encrypts everything and meta has no sse
+// entry: sse would otherwise serve the stored bytes as an unencrypted object.
+// (Malformed entries are sse's to report.)
+func (s *Server) checkEncrypted(bucket, key string, meta map[string]string) error {
+	if s.cfg.DisableEncryption {
+		return nil
+	}
+	for k := range meta {
+		if sse.IsInternal(k) {
+			return nil
+		}
+	}
+	return errInternal(fmt.Errorf("%w: %s/%s", errStoreUnencrypted, bucket, key))
 }
 
 func errEncryptionDisabled() *Error {

@@ -15,6 +15,9 @@ type Error struct {
 	Status  int    // HTTP status
 	Message string // client-safe description
 	Err     error  // optional cause, logged but not sent to the client
+	// MaxSizeAllowed, when not zero, is the limit a "too large" error
+	// exceeded (S3 sends it as an element of the error document).
+	MaxSizeAllowed int64
 }
 
 // Error describes the failure; it never includes key material.
@@ -84,7 +87,9 @@ func errEntityTooSmall() *Error {
 	return s3err("EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size.")
 }
 func errEntityTooLarge() *Error {
-	return s3err("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size.")
+	e := s3err("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size.")
+	e.MaxSizeAllowed = maxPutSize
+	return e
 }
 func errMissingContentLength() *Error {
 	return s3err("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
@@ -116,9 +121,10 @@ func errServiceUnavailable(cause error) *Error {
 
 // errorDocument is S3's XML error body.
 type errorDocument struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
+	XMLName        xml.Name `xml:"Error"`
+	Code           string   `xml:"Code"`
+	Message        string   `xml:"Message"`
+	Resource       string   `xml:"Resource,omitempty"`
+	MaxSizeAllowed int64    `xml:"MaxSizeAllowed,omitempty"`
+	RequestID      string   `xml:"RequestId"`
 }

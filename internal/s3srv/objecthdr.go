@@ -18,6 +18,29 @@ func contentHeaderNames() [6]string {
 
 const maxUserMetadata = 2 << 10 // S3: 2 KB of user-defined metadata
 
+// maxHeaderSection caps a request's header fields, as S3 does (8 KB, of
+// which user metadata may take 2 KB): so the headers an object stores and
+// returns on every GET and HEAD are bounded too. Counted as on the wire:
+// name, ": ", value and CRLF of every field.
+const maxHeaderSection = 8 << 10
+
+// headerSectionSize is the size of h's fields as maxHeaderSection counts it.
+func headerSectionSize(h http.Header) int {
+	n := 0
+	for name, vs := range h {
+		for _, v := range vs {
+			n += len(name) + len(v) + 4
+		}
+	}
+	return n
+}
+
+func errHeaderSectionTooLarge() *Error {
+	e := s3err("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size.")
+	e.MaxSizeAllowed = maxHeaderSection
+	return e
+}
+
 // objectHeadersFrom collects the content headers and x-amz-meta-* user
 // metadata of a PUT, CopyObject (REPLACE) or CreateMultipartUpload. Internal
 // names are dropped even if StripInternalHeaders missed them.
@@ -45,7 +68,9 @@ func objectHeadersFrom(h http.Header) (headers, user map[string]string, err *Err
 		size += len(name) - len("X-Amz-Meta-") + len(user[name])
 	}
 	if size > maxUserMetadata {
-		return nil, nil, s3err("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size.")
+		e := s3err("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size.")
+		e.MaxSizeAllowed = maxUserMetadata
+		return nil, nil, e
 	}
 	return headers, user, nil
 }

@@ -156,6 +156,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	if headerSectionSize(r.Header) > maxHeaderSection {
+		s.writeError(w, r, errHeaderSectionTooLarge())
+		return
+	}
 	if s.verifier != nil {
 		// On success the body may be wrapped to be checked as it is read,
 		// or replaced by the decoded aws-chunked payload (openPayload).
@@ -320,7 +324,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(e.Status)
 		return
 	}
-	b, _ := xml.Marshal(errorDocument{Code: e.Code, Message: e.Message, Resource: r.URL.Path, RequestID: reqID})
+	b, _ := xml.Marshal(errorDocument{Code: e.Code, Message: e.Message, Resource: r.URL.Path, MaxSizeAllowed: e.MaxSizeAllowed, RequestID: reqID})
 	h.Set("Content-Type", "application/xml")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write([]byte(xml.Header))

@@ -43,6 +43,9 @@ var secretTemplates = []string{
 	`{"pending_window_in_days":%s}`,
 	`{"force":%s}`,
 	`{"key_id":"k"} %s`,
+	`{"key_id":%s,"KEY_ID":%s}`,
+	`{"encryption_context":{"k":%s,"k":%s}}`,
+	`{"master_key":%s,"Master_Key":"x"}`,
 	`[%s]`,
 }
 
@@ -59,6 +62,8 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add([]byte(`{"key_id":1e999}`), "1e999")
 	f.Add([]byte("\xff\xfe{"), "x")
 	f.Add([]byte(`{"a":`+strings.Repeat("[", 100)), "9")
+	f.Add([]byte(`{"KeyId":"c","KEYID":"d","Tags":{"t":"1","t":"2"}}`), "dupl1cate")
+	f.Add([]byte(`{"auth_method":{"approle":{"role_id":"r","ROLE_ID":"s"}},"encryption_context":{"a":"1","a":"2"}}`), "424242424")
 	targets := requestTargets()
 	f.Fuzz(func(t *testing.T, body []byte, value string) {
 		for name, mk := range targets {
@@ -78,7 +83,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		probes = append(probes, `"`+word+`"`, word, `{"`+word+`x":"`+word+`"}`, `["`+word+`"]`)
 		for _, tmpl := range secretTemplates {
 			for _, p := range probes {
-				doc := []byte(strings.Replace(tmpl, "%s", p, 1))
+				doc := []byte(strings.ReplaceAll(tmpl, "%s", p))
 				secret := strings.Trim(p, `"`)
 				if strings.HasPrefix(p, "{") || strings.HasPrefix(p, "[") {
 					secret = word

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/envkms/kms"
@@ -63,7 +64,8 @@ func plainBody(r *http.Request) bool {
 	return true
 }
 
-// decodeBody decodes the JSON body into v strictly: unknown fields, trailing
+// decodeBody decodes the JSON body into v strictly: unknown fields, fields
+// given twice (in any case, at any depth; see checkDuplicates), trailing
 // data, wrong types and oversized bodies are 400s whose messages name at most
 // a field, never a value. An empty body is an error when required, otherwise
 // it leaves v untouched and reports false. The body buffer is cleared after
@@ -86,8 +88,13 @@ func (c *call) decodeBody(v any, required bool) (bool, error) {
 	return true, nil
 }
 
-// decodeStrict is the JSON decoding used for every request body.
+// decodeStrict is the JSON decoding used for every request body. An object
+// that gives a member twice is refused (see checkDuplicates) before it is
+// decoded.
 func decodeStrict(body []byte, v any) error {
+	if err := checkDuplicates(body, reflect.TypeOf(v)); err != nil {
+		return &apiError{status: http.StatusBadRequest, msg: err.Error(), err: err}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

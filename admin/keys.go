@@ -58,7 +58,9 @@ const keyUsageEncryptDecrypt = "ENCRYPT_DECRYPT"
 // createKeyRequest is the kms/keys body. The reference API's names are
 // PascalCase (KeyUsage, Description, Tags); the snake_case names of newer
 // clients are accepted too, and KeyId / key_id choose the key id (default: a
-// generated UUID). Giving the same field twice is an error.
+// generated UUID). Giving the same field twice is an error: in two
+// spellings (KeyId and key_id), or in one spelling twice, in any case
+// (decodeStrict refuses those).
 type createKeyRequest struct {
 	KeyUsage    *string           `json:"KeyUsage"`
 	Description *string           `json:"Description"`

@@ -62,6 +62,9 @@ func TestAllocsIndependentOfSize(t *testing.T) {
 		if conc > 1 {
 			slack = 4
 		}
+		if raceEnabled {
+			slack += 4 // the internal buffer pool drops buffers at random
+		}
 		require.InDelta(t, e1, e2, slack, "encrypt")
 		require.InDelta(t, c1, c2, slack, "chunked encrypt")
 		require.InDelta(t, d1, d2, slack, "WriteTo decrypt")

@@ -1,17 +1,20 @@
 package stream
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
-// BufferPool recycles segment buffers between streams. Without one, every
-// stream allocates its own segment buffers (1 MiB each by default), which a
-// server handling many objects pays for in allocation, zeroing and page
-// faults: for 1 MiB objects that costs more than the encryption. Share one
-// BufferPool among all the streams of a process (WithBufferPool); it is safe
-// for concurrent use and its zero value is ready to use.
+// BufferPool recycles segment buffers between the streams that share it.
+// Streams need none: without one they recycle buffers through the package's
+// own internal pool, sized to what each stream needs. A BufferPool keeps a
+// set of streams' buffers apart from the others (for instance to drop them
+// all at once); it takes whole segments from the start. It is safe for
+// concurrent use and its zero value is ready to use.
 //
 // A stream returns its buffers when it is done: Close for a writer, the end
-// of the stream or an error for a reader. Buffers may still hold bytes of an
-// earlier stream, but no stream ever exposes bytes it did not write itself.
+// of the stream or an error for a reader. A stream wipes its buffers before
+// it gives them back, so they never hold bytes of an earlier stream.
 type BufferPool struct {
 	mu    sync.Mutex
 	pools map[int]*sync.Pool // by buffer length
@@ -43,45 +46,163 @@ func (bp *BufferPool) get(size int) *[]byte {
 // put recycles b, which get returned.
 func (bp *BufferPool) put(b *[]byte) { bp.pool(len(*b)).Put(b) }
 
-// smallBuf is the first size of a stream's segment buffer: enough for a
-// small object, so that a stream of a few KiB does not allocate a whole
-// 1 MiB segment. A buffer that needs more grows once, to the full segment.
-const smallBuf = 64 << 10
+// Without a BufferPool, streams take their buffers from the package's own
+// pool, which is internal and holds only wiped buffers: a buffer is cleared
+// (every byte, plaintext or not) before it goes back, so no stream, of this
+// key or of another, ever finds bytes of an earlier one in it. Buffers given
+// back to a caller's BufferPool are wiped the same way.
+//
+// Buffers come in size classes. Up to smallMax bytes, a stream takes the
+// class that fits what it needs so far (four classes per power of two, so at
+// most a quarter is slack) and doubles as it fills up; a buffer that would
+// be larger is a whole segment. A 4 KiB object needs a buffer of about
+// 4 KiB, not a segment, and a 100 KiB object one of about 100 KiB.
+const (
+	minClass = 1 << 10
+	smallMax = 512 << 10
+	// numSmall is the number of classes up to smallMax: minClass, then four
+	// per doubling from 2^11 to 2^19.
+	numSmall = 1 + 4*9
+	// maxFullPools bounds how many distinct whole-segment sizes are pooled;
+	// buffers of further sizes are allocated (a process uses one or two).
+	maxFullPools = 8
+)
 
-// buffer is a stream's buffer for one segment. It is allocated on first use
-// and reused for the life of the stream, so the steady state allocates
-// nothing.
-type buffer struct {
-	buf    []byte
-	pooled *[]byte // buf's pooled backing, to give back; nil if allocated
+var (
+	smallPools [numSmall]sync.Pool // *[]byte of exactly the class size
+
+	fullMu    sync.Mutex
+	fullPools sync.Map // int (size > smallMax) -> *sync.Pool of *[]byte of exactly that size
+	fullCount int      // entries in fullPools, under fullMu
+)
+
+// smallClass returns the index and size of the smallest class of at least
+// n <= smallMax bytes.
+func smallClass(n int) (int, int) {
+	if n <= minClass {
+		return 0, minClass
+	}
+	p := bits.Len(uint(n - 1)) // 2^(p-1) < n <= 2^p, 11 <= p <= 19
+	step := 1 << (p - 3)
+	size := (n + step - 1) &^ (step - 1) // 5..8 steps
+	return 1 + (p-11)*4 + size>>(p-3) - 5, size
 }
 
-// grow makes buf at least n <= full bytes long, keeping its contents: from
-// the pool if there is one, else smallBuf bytes the first time if that is
-// enough, else full.
+// fullPool returns the pool of buffers of size > smallMax bytes, nil if
+// there are already maxFullPools sizes.
+func fullPool(size int) *sync.Pool {
+	if p, ok := fullPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	fullMu.Lock()
+	defer fullMu.Unlock()
+	if p, ok := fullPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	if fullCount >= maxFullPools {
+		return nil
+	}
+	p := new(sync.Pool)
+	fullPools.Store(size, p)
+	fullCount++
+	return p
+}
+
+// getBuffer returns a zeroed buffer of at least n bytes from the internal
+// pool: a class of at least n if n <= smallMax, else exactly n bytes.
+func getBuffer(n int) *[]byte {
+	var p *sync.Pool
+	size := n
+	if n <= smallMax {
+		var i int
+		i, size = smallClass(n)
+		p = &smallPools[i]
+	} else {
+		p = fullPool(n)
+	}
+	if p != nil {
+		if b, ok := p.Get().(*[]byte); ok {
+			return b
+		}
+	}
+	b := make([]byte, size)
+	return &b
+}
+
+// putBuffer recycles b, which getBuffer returned and the caller wiped.
+func putBuffer(b *[]byte) {
+	size := len(*b)
+	if size <= smallMax {
+		if i, cs := smallClass(size); cs == size {
+			smallPools[i].Put(b)
+		}
+		return
+	}
+	if p := fullPool(size); p != nil {
+		p.Put(b)
+	}
+}
+
+// buffer is a stream's buffer for one segment. It is taken on first use,
+// grows with what the stream needs, is reused for the life of the stream
+// (so the steady state allocates nothing), and is wiped and given back when
+// the stream ends.
+//
+// Every buffer in a pool is all zeros. A stream records with touch how far
+// it wrote into its buffer (or let a reader use it), and only that much is
+// wiped: a 4 KiB stream in a whole-segment buffer of a BufferPool wipes
+// 4 KiB, not the segment.
+type buffer struct {
+	buf    []byte  // at most one segment: (*pooled)[:len <= full]
+	pooled *[]byte // buf's backing, to give back
+	used   int     // buf[used:] has not been written
+	user   bool    // pooled is from the caller's BufferPool
+}
+
+// touch records that buf[:n] may have been written.
+func (b *buffer) touch(n int) { b.used = max(b.used, n) }
+
+// grow makes buf at least n <= full bytes long, keeping its contents. With
+// a BufferPool it takes a whole segment at once. Else it takes the class
+// fitting n, or twice what it had if that is more, or a whole segment once
+// that exceeds smallMax.
 func (b *buffer) grow(n, full int, pool *BufferPool) {
 	if len(b.buf) >= n {
 		return
 	}
-	if pool != nil {
-		b.pooled = pool.get(full)
-		copy(*b.pooled, b.buf)
-		b.buf = *b.pooled
-		return
+	var nb *[]byte
+	user := pool != nil
+	if user {
+		nb = pool.get(full)
+	} else {
+		want := max(n, 2*len(b.buf))
+		if want > smallMax || want >= full {
+			want = full
+		}
+		nb = getBuffer(want)
 	}
-	size := full
-	if n <= smallBuf && len(b.buf) == 0 {
-		size = min(smallBuf, full)
-	}
-	nb := make([]byte, size)
-	copy(nb, b.buf)
-	b.buf = nb
+	used := copy(*nb, b.buf[:b.used])
+	b.release(pool)
+	b.pooled, b.user, b.used = nb, user, used
+	b.buf = (*nb)[:min(len(*nb), full)]
 }
 
-// giveBack returns buf to the pool it came from, if any.
+// giveBack wipes buf and returns it to the pool it came from.
 func (b *buffer) giveBack(pool *BufferPool) {
-	if b.pooled != nil {
+	b.release(pool)
+	b.pooled, b.buf = nil, nil
+}
+
+// release wipes what was written of pooled and gives it back.
+func (b *buffer) release(pool *BufferPool) {
+	if b.pooled == nil {
+		return
+	}
+	clear((*b.pooled)[:b.used])
+	b.used = 0
+	if b.user {
 		pool.put(b.pooled)
-		b.pooled, b.buf = nil, nil
+	} else {
+		putBuffer(b.pooled)
 	}
 }

@@ -22,14 +22,17 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	if err := checkKey(op, key); err != nil {
 		return nil, err
 	}
-	var hb [HeaderSize]byte
-	if _, err := io.ReadFull(r, hb[:]); err != nil {
+	// The header is read into the reader, which is allocated anyway: a
+	// local array would escape into r.Read.
+	dr := &decryptReader{}
+	hb := dr.hdr[:]
+	if _, err := io.ReadFull(r, hb); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, authError(op, -1, "truncated header")
 		}
 		return nil, &Error{Op: op, Segment: -1, Reason: "reading header", Err: err}
 	}
-	h, ok := parseHeader(hb[:])
+	h, ok := parseHeader(hb)
 	if !ok {
 		return nil, authError(op, -1, "invalid header length byte")
 	}
@@ -41,7 +44,8 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	if c.concurrency > 1 {
 		return newParallelReader(aead, src, c.concurrency), nil
 	}
-	return &decryptReader{aead: aead, src: src}, nil
+	dr.aead, dr.src = aead, src
+	return dr, nil
 }
 
 // decryptReader is the sequential reader. It reads each segment into its
@@ -56,6 +60,7 @@ type decryptReader struct {
 	seg    segment // the reader's one segment buffer
 	unread []byte  // authenticated plaintext not yet returned, in seg's buffer
 	err    error   // sticky; io.EOF once the last segment has been returned
+	hdr    [HeaderSize]byte
 }
 
 // Read reads authenticated plaintext into p.
@@ -76,6 +81,7 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 			if _, err := r.open(p[:0]); err != nil {
 				return 0, err
 			}
+			r.endIfLast()
 			if n == 0 {
 				continue // an empty final segment
 			}
@@ -88,7 +94,20 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, r.unread)
 	r.unread = r.unread[n:]
+	if len(r.unread) == 0 {
+		r.endIfLast()
+	}
 	return n, nil
+}
+
+// endIfLast ends the stream once the last segment has been consumed, rather
+// than at the next Read: a caller that reads exactly the plaintext's length
+// (io.ReadFull) never makes that Read, and the buffer would not be wiped
+// and given back.
+func (r *decryptReader) endIfLast() {
+	if r.src.eof {
+		r.fail(io.EOF)
+	}
 }
 
 // WriteTo writes the remaining plaintext to w straight from the reader's
@@ -154,6 +173,10 @@ func (r *decryptReader) fail(err error) error {
 // before GCM reads it (2-3x slower to open).
 const maxRead = 512 << 10
 
+// firstRead is the first size of a reader's buffer when the source does not
+// tell its length: a small object's segment, header and tag included.
+const firstRead = 4<<10 + 64
+
 // segmentSource reads a stream's segments in order, each into a buffer of
 // the reader. Only a segment read while the source is at EOF is the last
 // one, so a stream missing its last segment, or with bytes appended, fails
@@ -194,23 +217,34 @@ func (s *segmentSource) read(seg *segment) bool {
 	ctLen := int(s.g.ctCap(s.next))
 	want := ctLen + 1
 	full := int(s.g.seg) + 1
-	seg.grow(min(want, smallBuf), full, s.pool)
 	n := 0
 	if s.peeked {
-		seg.buf[0] = s.peek
 		n = 1
+	}
+	// The buffer starts at what the source says it holds, if it says (a
+	// bytes.Reader does), else at firstRead; it doubles as it fills up.
+	first := min(want, firstRead)
+	if l, ok := s.src.(interface{ Len() int }); ok {
+		first = min(want, n+max(l.Len(), 0)+1)
+	}
+	seg.grow(first, full, s.pool)
+	if s.peeked {
+		seg.buf[0] = s.peek
+		seg.touch(1)
 	}
 	var err error
 	for {
-		// A small first buffer serves small streams; grow once it fills up.
 		lim := min(want, len(seg.buf), n+maxRead)
 		var m int
 		m, err = io.ReadFull(s.src, seg.buf[n:lim])
+		seg.touch(lim) // a reader may use all of the slice as scratch space
 		n += m
 		if err != nil || n == want {
 			break
 		}
-		seg.grow(want, full, s.pool)
+		if n == len(seg.buf) {
+			seg.grow(n+1, full, s.pool)
+		}
 	}
 	last := false
 	switch err {

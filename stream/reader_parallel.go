@@ -247,10 +247,8 @@ func (r *parallelReader) fail(err error) error {
 		r.cur, r.unread = nil, nil
 	}
 	r.w.stop()
-	if pool := r.w.src.pool; pool != nil {
-		for _, j := range r.all {
-			j.giveBack(pool)
-		}
+	for _, j := range r.all {
+		j.giveBack(r.w.src.pool)
 	}
 	return err
 }

@@ -21,6 +21,7 @@ type encryptWriter struct {
 	err      error // sticky
 	closed   bool
 	closeErr error // result of the first Close
+	rnd      [saltSize + prefixSize]byte
 }
 
 // NewEncryptWriter returns a writer that encrypts to w with the 32-byte key,
@@ -38,16 +39,16 @@ func NewEncryptWriter(w io.Writer, key, aad []byte, opts ...Option) (io.WriteClo
 		return nil, err
 	}
 	ew := &encryptWriter{dst: w, g: geometry{int64(c.segmentSize)}}
-	src := c.rand
-	if src == nil {
-		src = rand.Reader
-	}
-	if _, err := io.ReadFull(src, ew.hdr.salt[:]); err != nil {
+	// Salt and nonce prefix in one read of the source (one system call).
+	rnd := ew.rnd[:]
+	if c.rand == nil {
+		_, _ = rand.Read(rnd) // crypto/rand.Read never fails (Go 1.24+)
+	} else if _, err := io.ReadFull(c.rand, rnd); err != nil {
 		return nil, &Error{Op: op, Segment: -1, Reason: "reading randomness", Err: err}
 	}
-	if _, err := io.ReadFull(src, ew.hdr.prefix[:]); err != nil {
-		return nil, &Error{Op: op, Segment: -1, Reason: "reading randomness", Err: err}
-	}
+	copy(ew.hdr.salt[:], rnd)
+	copy(ew.hdr.prefix[:], rnd[saltSize:])
+	clear(rnd)
 	aead, err := newAEAD(key, &ew.hdr.salt, aad)
 	if err != nil {
 		return nil, &Error{Op: op, Segment: -1, Reason: "deriving the stream key", Err: err}
@@ -61,6 +62,9 @@ func NewEncryptWriter(w io.Writer, key, aad []byte, opts ...Option) (io.WriteClo
 func (w *encryptWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.closed {
+		return 0, &Error{Op: "Write", Segment: -1, Err: ErrClosed}
 	}
 	total := len(p)
 	for len(p) > 0 {
@@ -82,6 +86,7 @@ func (w *encryptWriter) Write(p []byte) (int, error) {
 		w.p.grow(j, j.head+w.fillN+min(len(p), capacity-w.fillN)+tagSize)
 		n := copy(j.buf[j.head+w.fillN:min(j.head+capacity, len(j.buf)-tagSize)], p)
 		w.fillN += n
+		j.touch(j.head + w.fillN)
 		p = p[n:]
 		if w.fillN == capacity && len(p) > 0 {
 			j.in = j.buf[j.head : j.head+capacity]
@@ -107,9 +112,6 @@ func (w *encryptWriter) Close() error {
 	}
 	w.closed = true
 	w.closeErr = w.close()
-	if w.closeErr == nil {
-		w.err = &Error{Op: "Write", Segment: -1, Err: ErrClosed}
-	}
 	return w.closeErr
 }
 
@@ -172,6 +174,7 @@ func (w *encryptWriter) seal(last bool) {
 	w.fill, w.fillN = nil, 0
 	if j.index == 0 {
 		w.hdr.marshal(j.buf)
+		j.touch(HeaderSize)
 	}
 	setNonce(&j.nonce, &w.hdr.prefix, j.index, last)
 	w.p.submit(j)

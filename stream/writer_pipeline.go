@@ -38,6 +38,7 @@ type pipeline struct {
 	taken    int // taken and not yet submitted
 	borrowed int // borrowed jobs in flight
 	workers  *sealWorkers
+	one      [1]sealJob // jobs when sequential: no allocation of its own
 }
 
 // sealWorkers is the goroutine pool. It is a separate object so that a
@@ -65,7 +66,10 @@ func (p *pipeline) init(aead cipher.AEAD, bufSize, n int, pool *BufferPool) {
 	if n > 1 {
 		size = 2 * n
 	}
-	p.jobs = make([]sealJob, size)
+	p.jobs = p.one[:]
+	if size > 1 {
+		p.jobs = make([]sealJob, size)
+	}
 	for i := range p.jobs {
 		p.jobs[i].slot = i
 	}
@@ -150,6 +154,7 @@ func (p *pipeline) oldest() *sealJob {
 	if p.workers != nil {
 		await(j.done)
 	}
+	j.touch(j.head + len(j.out))
 	return j
 }
 

@@ -77,3 +77,41 @@ func TestDuplicateJSONFields(t *testing.T) {
 	blob, _ = json.Marshal(map[string]any{"ciphertext_blob": dk["ciphertext_blob"], "encryption_context": map[string]string{"bucket": "a"}})
 	e.fails("POST", "kms/decrypt", string(blob), "admin", http.StatusBadRequest, "InvalidRequest")
 }
+
+// The same rule for query parameters: url.Values.Get takes the first of a
+// repeated parameter, and kms/keys/delete used to take keyId over key_id
+// and the body over the query, silently. Now each is a 400, and nothing is
+// scheduled for deletion.
+func TestDuplicateQueryParameters(t *testing.T) {
+	e := newEnv(t)
+	e.startLocal()
+	for _, id := range []string{"qa", "qb"} {
+		e.ok("POST", "kms/keys", `{"KeyId":"`+id+`"}`)
+	}
+	for _, tc := range []struct{ name, path, body, contains string }{
+		{"keyId twice", "kms/keys/delete?keyId=qa&keyId=qb", "", `"keyId" given twice`},
+		{"key_id twice", "kms/keys/delete?key_id=qa&key_id=qb", "", `"key_id" given twice`},
+		{"keyId and key_id", "kms/keys/delete?keyId=qa&key_id=qb", "", "key_id given twice"},
+		{"window twice", "kms/keys/delete?keyId=qa&pending_window_in_days=30&pending_window_in_days=7", "", `"pending_window_in_days" given twice`},
+		{"query and body", "kms/keys/delete?keyId=qa", `{"key_id":"qb"}`, "not in both"},
+		{"window in the query, key in the body", "kms/keys/delete?pending_window_in_days=30", `{"key_id":"qb"}`, "not in both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := e.fails("DELETE", tc.path, tc.body, "admin", http.StatusBadRequest, "InvalidRequest")
+			require.Contains(t, msg, tc.contains)
+		})
+	}
+	for _, id := range []string{"qa", "qb"} {
+		md := e.ok("GET", "kms/keys/"+id, "")["key_metadata"].(map[string]any)
+		require.Equal(t, "Enabled", md["key_state"], id)
+	}
+	msg := e.fails("GET", "kms/keys?limit=1&limit=1000", "", "admin", http.StatusBadRequest, "InvalidRequest")
+	require.Contains(t, msg, `"limit" given twice`)
+	msg = e.fails("GET", "kms/keys?marker=a&marker=b", "", "admin", http.StatusBadRequest, "InvalidRequest")
+	require.Contains(t, msg, `"marker" given twice`)
+
+	// One of each is fine.
+	r := e.ok("DELETE", "kms/keys/delete?key_id=qa&pending_window_in_days=7", "")
+	require.Equal(t, "qa", r["key_id"])
+	require.Len(t, e.ok("GET", "kms/keys?limit=1", "")["keys"], 1)
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -147,11 +148,31 @@ type listResponse struct {
 	NextMarker *string     `json:"next_marker"`
 }
 
+// queryValue returns query parameter name ("" when absent), refusing it given
+// twice: url.Values.Get would take the first silently.
+func queryValue(q url.Values, name string) (string, error) {
+	switch vs := q[name]; len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", badRequest("query parameter " + quoteField(name) + " given twice")
+}
+
 func (c *call) listKeys() error {
 	q := c.r.URL.Query()
-	req := kms.ListKeysRequest{Marker: q.Get("marker")}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
+	marker, err := queryValue(q, "marker")
+	if err != nil {
+		return err
+	}
+	limit, err := queryValue(q, "limit")
+	if err != nil {
+		return err
+	}
+	req := kms.ListKeysRequest{Marker: marker}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
 		if err != nil || n < 0 {
 			return badRequest("limit must be a non-negative integer")
 		}
@@ -199,20 +220,37 @@ type deleteResponse struct {
 }
 
 // scheduleDeletion takes the key from the JSON body or, with an empty body,
-// from the keyId (or key_id) and pending_window_in_days query parameters.
+// from the keyId (or key_id) and pending_window_in_days query parameters. As
+// in the body, a parameter given twice (or as both keyId and key_id) is an
+// error, and so are parameters beside a body: which one would win is not
+// for a destructive call to guess.
 func (c *call) scheduleDeletion() error {
 	var req deleteRequest
 	present, err := c.decodeBody(&req, false)
 	if err != nil {
 		return err
 	}
-	if !present {
-		q := c.r.URL.Query()
-		req.KeyID = q.Get("keyId")
-		if req.KeyID == "" {
-			req.KeyID = q.Get("key_id")
+	q := c.r.URL.Query()
+	named := q.Has("keyId") || q.Has("key_id") || q.Has("pending_window_in_days")
+	switch {
+	case present && named:
+		return badRequest("give key_id and pending_window_in_days in the body or in the query, not in both")
+	case !present:
+		if q.Has("keyId") && q.Has("key_id") {
+			return badRequest("query parameter key_id given twice (as keyId and key_id)")
 		}
-		if s := q.Get("pending_window_in_days"); s != "" {
+		name := "keyId"
+		if !q.Has(name) {
+			name = "key_id"
+		}
+		if req.KeyID, err = queryValue(q, name); err != nil {
+			return err
+		}
+		s, err := queryValue(q, "pending_window_in_days")
+		if err != nil {
+			return err
+		}
+		if s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {
 				return badRequest("pending_window_in_days must be an integer")

@@ -49,7 +49,11 @@ func (v *Verifier) payloadHashes(r *http.Request, sr sigRequest, q url.Values) (
 	if len(declared) > 1 {
 		return payloadPlan{}, fail(ErrMalformedRequest, "repeated x-amz-content-sha256 header")
 	}
-	if sr.presigned && len(declared) == 0 && len(q[qContentSHA256]) == 1 {
+	if sr.presigned && len(declared) == 0 {
+		if len(q[qContentSHA256]) > 1 {
+			// Not taken as absent (UNSIGNED-PAYLOAD) nor as either value.
+			return payloadPlan{}, fail(ErrMalformedRequest, "repeated X-Amz-Content-Sha256 query parameter")
+		}
 		declared = q[qContentSHA256]
 	}
 	if len(declared) == 1 {

@@ -1,8 +1,10 @@
 package sigv4_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -159,4 +161,24 @@ func TestSigV4WithSignedPayload(t *testing.T) {
 	signReq(t, r, body, o)
 	code, e = do(t, r)
 	require.Equal(t, http.StatusOK, code, e.Err)
+}
+
+// A presigned URL that repeats X-Amz-Content-Sha256 is refused: it used to
+// be taken as absent, so the body was accepted unbound (UNSIGNED-PAYLOAD)
+// whatever hash either value named.
+func TestSigV4PresignedRepeatedContentSHA256(t *testing.T) {
+	body := []byte(`{"key_id":"k1"}`)
+	req := newReq(t, "PUT", "http://kms.example/bucket/obj", nil)
+	q := req.URL.Query()
+	q.Set("X-Amz-Expires", "3600")
+	q["X-Amz-Content-Sha256"] = []string{sha256Hex(body), sha256Hex([]byte("other"))}
+	req.URL.RawQuery = q.Encode()
+	s := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	signed, _, err := s.PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: adminAK, SecretAccessKey: adminSK},
+		req, "UNSIGNED-PAYLOAD", "s3", region, testNow)
+	require.NoError(t, err)
+	r := httptest.NewRequest("PUT", signed, bytes.NewReader([]byte("a body nobody signed")))
+	_, err = newVerifier().Verify(r)
+	require.ErrorIs(t, err, sigv4.ErrMalformedRequest)
+	require.Contains(t, err.Error(), "repeated X-Amz-Content-Sha256")
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"reflect"
 	"strings"
+
+	"github.com/envkms/kms/internal/jsondup"
 )
 
 // Secret is a string that never reveals itself: String, GoString, every fmt
@@ -62,6 +64,9 @@ type BackendOptions []byte
 func (o BackendOptions) Decode(v any) error {
 	if len(o) == 0 {
 		return nil
+	}
+	if err := jsondup.Check(o, reflect.TypeOf(v)); err != nil {
+		return &ConfigError{Problems: []FieldProblem{{Field: "backend_options", Problem: err.Error()}}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(o))
 	dec.DisallowUnknownFields()
@@ -119,6 +124,9 @@ type configFields Config
 
 func decodeConfig(b []byte) (Config, error) {
 	var v configFields
+	if err := jsondup.Check(b, reflect.TypeFor[*configFields]()); err != nil {
+		return Config{}, &ConfigError{Problems: []FieldProblem{{Problem: err.Error()}}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
@@ -128,6 +136,26 @@ func decodeConfig(b []byte) (Config, error) {
 		return Config{}, &ConfigError{Problems: []FieldProblem{{Field: "", Problem: "trailing data after the JSON object"}}}
 	}
 	return Config(v), nil
+}
+
+// UnmarshalJSON decodes p like Config (unknown fields and fields given twice,
+// in any case, are errors), leaving absent fields nil.
+func (p *ConfigPatch) UnmarshalJSON(b []byte) error {
+	type patchFields ConfigPatch
+	if err := jsondup.Check(b, reflect.TypeFor[*patchFields]()); err != nil {
+		return &ConfigError{Problems: []FieldProblem{{Problem: err.Error()}}}
+	}
+	var v patchFields
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return &ConfigError{Problems: []FieldProblem{jsonProblem(err)}}
+	}
+	if dec.More() {
+		return &ConfigError{Problems: []FieldProblem{{Field: "", Problem: "trailing data after the JSON object"}}}
+	}
+	*p = ConfigPatch(v)
+	return nil
 }
 
 // UnmarshalJSON accepts "token" as a string or as {"token": "..."}.

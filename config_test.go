@@ -307,3 +307,34 @@ func TestSummaryRedacts(t *testing.T) {
 	require.NotContains(t, string(b), "secret-id-value")
 	require.NotContains(t, string(b), "role-id-value")
 }
+
+// A field given twice, in any case, is an error in every JSON form of the
+// configuration (encoding/json would keep the last, and match names
+// case-insensitively): LoadConfig, json.Unmarshal of Config and ConfigPatch,
+// and BackendOptions.Decode. Values are never echoed.
+func TestConfigJSONDuplicateFields(t *testing.T) {
+	for _, in := range []string{
+		`{"key_dir":"/a","KEY_DIR":"/b"}`,
+		`{"cache_ttl_seconds":1,"cache_ttl_seconds":2}`,
+		`{"auth_method":{"token":"s3cr3t-one","TOKEN":"s3cr3t-two"}}`,
+		`{"tls":{"ca_file":"/a","CA_FILE":"/b"}}`,
+	} {
+		var c Config
+		err := json.Unmarshal([]byte(in), &c)
+		require.ErrorIs(t, err, ErrInvalidConfig, in)
+		require.Contains(t, err.Error(), "given twice", in)
+		require.NotContains(t, err.Error(), "s3cr3t", in)
+		var p ConfigPatch
+		require.ErrorIs(t, json.Unmarshal([]byte(in), &p), ErrInvalidConfig, in)
+	}
+	var p ConfigPatch
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"Key_Dir":"/a","key_dir":"/b"}`), &p), ErrInvalidConfig)
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"kye_dir":"/a"}`), &p), ErrInvalidConfig, "unknown fields too")
+	require.NoError(t, json.Unmarshal([]byte(`{"key_dir":"/a"}`), &p))
+	require.Equal(t, "/a", *p.KeyDir)
+
+	var opts struct {
+		A string `json:"a"`
+	}
+	require.ErrorIs(t, BackendOptions(`{"a":"x","A":"y"}`).Decode(&opts), ErrInvalidConfig)
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"github.com/envkms/kms/internal/jsondup"
 	"reflect"
 	"strings"
 	"testing"
@@ -58,42 +59,42 @@ func TestCheckDuplicates(t *testing.T) {
 		{`{}`, ""},
 		{`{"name":1e999,"NaMe":2}`, `given twice`},
 	} {
-		err := checkDuplicates([]byte(tc.doc), typ)
+		err := jsondup.Check([]byte(tc.doc), typ)
 		if tc.want == "" {
 			require.NoError(t, err, tc.doc)
 			continue
 		}
-		var de *duplicateFieldError
+		var de *jsondup.Error
 		require.True(t, errors.As(err, &de), "%s: %v", tc.doc, err)
 		require.Contains(t, err.Error(), tc.want, tc.doc)
 	}
 
 	// kms.Config decodes itself: its names are compared case-insensitively.
-	require.Error(t, checkDuplicates([]byte(`{"key_dir":"/a","KEY_DIR":"/b"}`), reflect.TypeFor[*kms.Config]()))
-	require.NoError(t, checkDuplicates([]byte(`{"key_dir":"/a","master_key":"m"}`), reflect.TypeFor[*kms.Config]()))
+	require.Error(t, jsondup.Check([]byte(`{"key_dir":"/a","KEY_DIR":"/b"}`), reflect.TypeFor[*kms.Config]()))
+	require.NoError(t, jsondup.Check([]byte(`{"key_dir":"/a","master_key":"m"}`), reflect.TypeFor[*kms.Config]()))
 
 	// Nesting costs no stack: a duplicate is found as deep as the decoder
 	// goes, and beyond that the decoder refuses the body.
 	deep := strings.Repeat(`{"a":`, 9000) + `{"x":1,"X":2}` + strings.Repeat(`}`, 9000)
-	err := checkDuplicates([]byte(deep), reflect.TypeFor[any]())
+	err := jsondup.Check([]byte(deep), reflect.TypeFor[any]())
 	require.ErrorContains(t, err, `given twice`)
 	require.Less(t, len(err.Error()), 300)
 	require.Regexp(t, `^invalid JSON: field "\.\.\.a(\.a)*\.X" given twice \(also as "\.\.\.a(\.a)*\.x"`, err.Error())
 	deep = strings.Repeat(`{"a":`, 200_000) + `{"x":1,"X":2}` + strings.Repeat(`}`, 200_000)
-	require.NoError(t, checkDuplicates([]byte(deep), reflect.TypeFor[any]()))
+	require.NoError(t, jsondup.Check([]byte(deep), reflect.TypeFor[any]()))
 	require.ErrorContains(t, decodeStrict([]byte(deep), new(any)), "invalid JSON")
 	deep = strings.Repeat("[", 500_000) + strings.Repeat("]", 500_000)
-	require.NoError(t, checkDuplicates([]byte(deep), reflect.TypeFor[any]()))
+	require.NoError(t, jsondup.Check([]byte(deep), reflect.TypeFor[any]()))
 }
 
 // The path is bounded in the message, and values never appear in it.
 func TestDuplicateFieldMessage(t *testing.T) {
 	long := strings.Repeat("n", 200)
-	err := checkDuplicates([]byte(`{"`+long+`":"v4lue","`+long+`":"v4lue"}`), reflect.TypeFor[any]())
+	err := jsondup.Check([]byte(`{"`+long+`":"v4lue","`+long+`":"v4lue"}`), reflect.TypeFor[any]())
 	require.Error(t, err)
 	require.Less(t, len(err.Error()), 150)
 	require.NotContains(t, err.Error(), "v4lue")
-	err = checkDuplicates([]byte(`{"m":{"s3cr3t":1,"s3cr3t":2}}`), reflect.TypeFor[dupDoc]())
+	err = jsondup.Check([]byte(`{"m":{"s3cr3t":1,"s3cr3t":2}}`), reflect.TypeFor[dupDoc]())
 	require.EqualError(t, err, `invalid JSON: a key of "m" given twice`)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/envkms/kms/internal/jsondup"
 	"io"
 	"net/http"
 	"reflect"
@@ -65,7 +66,7 @@ func plainBody(r *http.Request) bool {
 }
 
 // decodeBody decodes the JSON body into v strictly: unknown fields, fields
-// given twice (in any case, at any depth; see checkDuplicates), trailing
+// given twice (in any case, at any depth; see jsondup.Check), trailing
 // data, wrong types and oversized bodies are 400s whose messages name at most
 // a field, never a value. An empty body is an error when required, otherwise
 // it leaves v untouched and reports false. The body buffer is cleared after
@@ -89,10 +90,10 @@ func (c *call) decodeBody(v any, required bool) (bool, error) {
 }
 
 // decodeStrict is the JSON decoding used for every request body. An object
-// that gives a member twice is refused (see checkDuplicates) before it is
+// that gives a member twice is refused (see jsondup.Check) before it is
 // decoded.
 func decodeStrict(body []byte, v any) error {
-	if err := checkDuplicates(body, reflect.TypeOf(v)); err != nil {
+	if err := jsondup.Check(body, reflect.TypeOf(v)); err != nil {
 		return &apiError{status: http.StatusBadRequest, msg: err.Error(), err: err}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

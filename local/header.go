@@ -12,7 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
+
+	"github.com/envkms/kms/internal/jsondup"
 )
 
 // headerName is the key directory header: format, KDF parameters, salt and
@@ -239,6 +242,11 @@ func openHeader(ctx context.Context, path string, data []byte, cfg *Config) (*un
 // decodeStrict decodes exactly one JSON value with no unknown fields. Its
 // errors never quote the input.
 func decodeStrict(data []byte, v any) error {
+	// A member given twice would be read as its last copy: refuse it, so
+	// what was checked (a MAC over the file) is what is used.
+	if err := jsondup.Check(data, reflect.TypeOf(v)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

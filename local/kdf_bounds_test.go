@@ -70,3 +70,26 @@ func TestUnlockHonoursContext(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 500*time.Millisecond)
 }
+
+// A header or key file that gives a member twice is corrupt: JSON would use
+// the last copy, which need not be what was checked.
+func TestDuplicateMembersAreCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	b := openTest(t, testConfig(dir))
+	mustCreate(t, b, "k")
+	require.NoError(t, b.Close())
+	path := filepath.Join(dir, "k"+keyFileExt)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	dup := append([]byte(`{"state":"Enabled",`), data[1:]...)
+	require.NoError(t, os.WriteFile(path, dup, 0o600))
+	_, err = openTest(t, testConfig(dir)).DescribeKey(context.Background(), "k")
+	require.ErrorIs(t, err, ErrCorruptFile)
+
+	hp := filepath.Join(dir, headerName)
+	data, err = os.ReadFile(hp)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(hp, append([]byte(`{"format_version":1,`), data[1:]...), 0o600))
+	_, err = New(context.Background(), testConfig(dir))
+	require.ErrorIs(t, err, ErrCorruptFile)
+}

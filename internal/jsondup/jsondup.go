@@ -1,8 +1,8 @@
-package admin
-
-// Refusing JSON objects that give a member twice. encoding/json keeps the
-// last of them, and matches struct field names case-insensitively, so
+// Package jsondup refuses JSON objects that give a member twice.
+// encoding/json keeps the last of them, and matches struct field names case-insensitively, so
 // {"KeyId":"a","KEYID":"b"} would silently create key "b".
+
+package jsondup
 
 import (
 	"bytes"
@@ -15,16 +15,17 @@ import (
 	"unicode/utf8"
 )
 
-// duplicateFieldError says that a JSON object gives a member twice. It names
+// Error says that a JSON object gives a member twice. It names
 // the member by its path in the document, never a value; a duplicate map key
 // (of encryption_context, Tags) is data, so only the map is named.
-type duplicateFieldError struct {
+type Error struct {
 	path   string // dotted path of the second occurrence, or of the map
 	first  string // the first occurrence's path, when spelt otherwise
 	mapKey bool   // a key of the map at path
 }
 
-func (e *duplicateFieldError) Error() string {
+// Error describes the duplicate by its path, never a value.
+func (e *Error) Error() string {
 	switch {
 	case e.mapKey && e.path == "":
 		return "invalid JSON: a key given twice"
@@ -51,7 +52,7 @@ func quotePath(p string) string {
 	return fmt.Sprintf("%q", p)
 }
 
-// checkDuplicates returns a *duplicateFieldError for the first member that
+// Check returns a *Error for the first member that
 // an object in body (one JSON value) gives twice, nil otherwise. Whether two
 // names are the same member follows how encoding/json decodes body into a
 // value of type t: the keys of an object decoded into a map are compared as
@@ -61,7 +62,7 @@ func quotePath(p string) string {
 // and an interface get that stricter rule). Syntax errors, and nesting
 // deeper than the decoder accepts, are left to the decoder, which reads the
 // same bytes. The work is linear in the body, which the handler bounds.
-func checkDuplicates(body []byte, t reflect.Type) error {
+func Check(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers are not parsed (1e999 is the decoder's to refuse)
 	type frame struct {
@@ -109,14 +110,14 @@ func checkDuplicates(body []byte, t reflect.Type) error {
 				top.member = memberType(top.t, name)
 				if top.exact {
 					if _, dup := top.seen[name]; dup {
-						return &duplicateFieldError{path: path(""), mapKey: true}
+						return &Error{path: path(""), mapKey: true}
 					}
 					top.seen[name], top.name = "", "*"
 					continue
 				}
 				k := foldName(name)
 				if first, dup := top.seen[k]; dup {
-					e := &duplicateFieldError{path: path(name)}
+					e := &Error{path: path(name)}
 					if first != name {
 						e.first = path(first)
 					}

@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/envkms/kms/backend"
+	"github.com/envkms/kms/internal/jsondup"
 )
 
 // Request header names, in canonical form (http.CanonicalHeaderKey).
@@ -227,6 +229,10 @@ func parseContext(v string) (map[string]string, error) {
 		return nil, errInvalidArgument(msgBadContext)
 	}
 	var m map[string]string
+	// A key given twice would silently keep its last value.
+	if jsondup.Check(raw, reflect.TypeFor[map[string]string]()) != nil {
+		return nil, errInvalidArgument(msgBadContext)
+	}
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		return nil, errInvalidArgument(msgBadContext)
 	}

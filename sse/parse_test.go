@@ -219,3 +219,19 @@ func TestCustomerKey(t *testing.T) {
 	require.Equal(t, make([]byte, 32), k.bytes())
 	(*CustomerKey)(nil).Zero()
 }
+
+// An SSE-KMS context that gives a key twice is refused (JSON would keep the
+// last value silently).
+func TestParseContextDuplicateKey(t *testing.T) {
+	h := http.Header{}
+	h.Set("X-Amz-Server-Side-Encryption", "aws:kms")
+	h.Set("X-Amz-Server-Side-Encryption-Context", base64.StdEncoding.EncodeToString([]byte(`{"dept":"a","dept":"b"}`)))
+	_, err := ParsePut(h, true)
+	require.Error(t, err)
+	var se *Error
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, http.StatusBadRequest, se.HTTPStatus)
+	h.Set("X-Amz-Server-Side-Encryption-Context", base64.StdEncoding.EncodeToString([]byte(`{"dept":"a","Dept":"b"}`)))
+	_, err = ParsePut(h, true)
+	require.NoError(t, err, "context keys are case-sensitive: two distinct keys")
+}

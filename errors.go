@@ -43,6 +43,11 @@ var (
 // local.
 var ErrWrongMasterKey = local.ErrWrongMasterKey
 
+// ErrKDFTooCostly is wrapped by Start's (or a hot swap's) error when the
+// local key directory's header asks for Argon2id parameters above the
+// bound (see local.DefaultMaxKDFParams). Re-exported from package local.
+var ErrKDFTooCostly = local.ErrKDFTooCostly
+
 // FieldProblem is one invalid Config field.
 type FieldProblem struct {
 	Field   string // JSON name, e.g. "key_dir" (an environment variable for ConfigFromEnv; empty for the JSON as a whole)

@@ -68,7 +68,12 @@ func managerError(err error) *apiError {
 		errors.Is(err, kms.ErrInvalidCiphertext),
 		errors.Is(err, kms.ErrContextMismatch),
 		errors.Is(err, kms.ErrInvalidEnvelope),
-		errors.Is(err, kms.ErrUnsupported):
+		errors.Is(err, kms.ErrUnsupported),
+		// A configure, start or hot swap with a master key that does not
+		// open key_dir, or a key_dir whose header asks for an Argon2id cost
+		// above the bound: the request is wrong, not the server.
+		errors.Is(err, kms.ErrWrongMasterKey),
+		errors.Is(err, kms.ErrKDFTooCostly):
 		status = http.StatusBadRequest
 	case errors.Is(err, kms.ErrKeyExists),
 		errors.Is(err, kms.ErrAlreadyRunning),

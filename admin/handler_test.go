@@ -480,3 +480,16 @@ func TestConcurrentDataKeys(t *testing.T) {
 		t.Error(msg)
 	}
 }
+
+// A hot swap (or start) with a master key that does not open key_dir is the
+// caller's mistake: 400 naming the problem, never the key, and the running
+// backend keeps serving.
+func TestWrongMasterKeyIs400(t *testing.T) {
+	e := newEnv(t)
+	e.startLocal()
+	msg := e.fails("POST", "kms/reconfigure", `{"master_key":"not the master key of this dir"}`, "admin", 400, "InvalidRequest")
+	require.Contains(t, msg, "master key")
+	require.NotContains(t, msg, "not the master key of this dir")
+	st := e.ok("GET", "kms/status", "")
+	require.Equal(t, "Running", st["status"])
+}

@@ -88,6 +88,7 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		var err error
+		r.seg.holdPlaintext(len(r.seg.ct))
 		if r.unread, err = r.open(r.seg.ct[:0]); err != nil {
 			return 0, err
 		}
@@ -127,6 +128,7 @@ func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 			break
 		}
 		var err error
+		r.seg.holdPlaintext(len(r.seg.ct))
 		if r.unread, err = r.open(r.seg.ct[:0]); err != nil {
 			break
 		}

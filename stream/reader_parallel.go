@@ -107,6 +107,7 @@ func (w *openWorkers) run(aead cipher.AEAD, free chan *openJob) {
 			j.done <- struct{}{}
 			return
 		}
+		j.holdPlaintext(len(j.ct))
 		j.out, j.err = aead.Open(j.ct[:0], j.nonce[:], j.ct, nil)
 		j.done <- struct{}{}
 		// If the reader was waiting for j, the send made it runnable on this

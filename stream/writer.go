@@ -86,7 +86,7 @@ func (w *encryptWriter) Write(p []byte) (int, error) {
 		w.p.grow(j, j.head+w.fillN+min(len(p), capacity-w.fillN)+tagSize)
 		n := copy(j.buf[j.head+w.fillN:min(j.head+capacity, len(j.buf)-tagSize)], p)
 		w.fillN += n
-		j.touch(j.head + w.fillN)
+		j.holdPlaintext(j.head + w.fillN)
 		p = p[n:]
 		if w.fillN == capacity && len(p) > 0 {
 			j.in = j.buf[j.head : j.head+capacity]

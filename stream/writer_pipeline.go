@@ -155,6 +155,7 @@ func (p *pipeline) oldest() *sealJob {
 		await(j.done)
 	}
 	j.touch(j.head + len(j.out))
+	j.sealed() // in place: the ciphertext overwrote the plaintext it held
 	return j
 }
 

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK] [-allow-insecure-ssec]
+//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK] [-allow-insecure-ssec] [-max-conns N]
 //
 // With -access-key and -secret-key every S3 and admin request must be signed
 // (AWS Signature Version 4) with them; without, requests are anonymous. The
@@ -14,6 +14,11 @@
 // -allow-insecure-ssec accepts SSE-C keys over plain HTTP (local testing
 // only). The local master secret is generated into DIR/.kms/master.key (mode
 // 0600) on first start: fine for an example, not for production.
+//
+// The server locks DIR: a second server on the same -data refuses to start.
+// It serves at most -max-conns connections at once (default 1024; further
+// ones wait to be accepted); its other resource limits are described in
+// package internal/s3srv and in README.md.
 package main
 
 import (
@@ -23,7 +28,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,12 +50,16 @@ func run(args []string) error {
 	ak := fs.String("access-key", "", "access key required in SigV4 signatures (with -secret-key)")
 	sk := fs.String("secret-key", "", "secret key of -access-key (or set S3SERVER_SECRET_KEY, which keeps it out of the process list)")
 	insecure := fs.Bool("allow-insecure-ssec", false, "accept SSE-C customer keys over plain HTTP (testing only)")
+	maxConns := fs.Int("max-conns", s3srv.DefaultMaxConns, "connections served at once (further ones wait to be accepted)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" {
 		fs.Usage()
 		return errors.New("-data is required")
+	}
+	if *maxConns < 1 {
+		return errors.New("-max-conns must be at least 1")
 	}
 	if *sk == "" {
 		*sk = os.Getenv("S3SERVER_SECRET_KEY")
@@ -77,16 +85,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	ln = s3srv.LimitListener(ln, *maxConns)
+	hs := s3srv.NewHTTPServer(srv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	if *insecure {
 		log.Warn("s3server: -allow-insecure-ssec: SSE-C customer keys are accepted over plain HTTP")
 	}
-	log.Info("s3server: listening", "addr", ln.Addr().String(), "data", *data, "admin", s3srv.AdminPrefix)
+	log.Info("s3server: listening", "addr", ln.Addr().String(), "data", *data, "admin", s3srv.AdminPrefix, "max_conns", *maxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

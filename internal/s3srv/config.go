@@ -3,6 +3,7 @@ package s3srv
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/envkms/kms/sse"
 )
@@ -44,6 +45,18 @@ type Config struct {
 	// issued). It must keep the KeyManager contract.
 	WrapKeyManager func(sse.KeyManager) sse.KeyManager
 
+	// BodyReadTimeout is how long one read of a request body may wait for
+	// data (default DefaultBodyReadTimeout; negative: no limit). A client
+	// that stops sending gets 400 RequestTimeout instead of holding its
+	// connection and buffers; there is no limit on the whole upload.
+	BodyReadTimeout time.Duration
+
+	// ResponseWriteTimeout is how long one write of a response body may
+	// block on a client that does not read (default
+	// DefaultResponseWriteTimeout; negative: no limit); then the
+	// connection is dropped. There is no limit on the whole download.
+	ResponseWriteTimeout time.Duration
+
 	// Logger receives request and startup logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -63,6 +76,12 @@ func (c *Config) validate() error {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 2
+	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.ResponseWriteTimeout == 0 {
+		c.ResponseWriteTimeout = DefaultResponseWriteTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

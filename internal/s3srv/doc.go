@@ -36,6 +36,43 @@
 // wrong data, and since the server encrypts every object, an object whose
 // sidecar has no sse metadata is refused (500 InternalError), never served.
 //
+// # Resource limits
+//
+// Before a request is authenticated the server holds only its connection
+// and headers: net/http reads at most MaxHeaderBytes (32 KiB) of request
+// line and headers within ReadHeaderTimeout (30 s), header sections over
+// 8 KB are refused (400 RequestHeaderSectionTooLarge, as S3), and no byte of
+// a body is read before its signature is checked (package sigv4 refuses a
+// header-signed body without x-amz-content-sha256 unread; every other form
+// declares the payload hash in the signed headers). The example server
+// accepts at most DefaultMaxConns (1024, its -max-conns flag) connections at
+// once through LimitListener, so unauthenticated clients can pin about
+// max-conns × (MaxHeaderBytes + net/http's 8 KiB of buffers), some 40 MiB,
+// for at most ReadHeaderTimeout each. Keep-alive connections close after
+// IdleTimeout (2 min) idle. NewHTTPServer sets these.
+//
+// Every read of a request body must receive data within
+// Config.BodyReadTimeout (default 1 min; else 400 RequestTimeout and the
+// connection closes), and every write of a GetObject or listing body must
+// complete within Config.ResponseWriteTimeout (default 1 min; else the
+// connection is dropped). Whole uploads and downloads have no time limit,
+// so large objects are not cut off. Per request the server holds about:
+// PutObject and UploadPart, a 256 KiB write buffer and the sse pipeline's few
+// 1 MiB segments per Config.Concurrency; GetObject, 256 KiB read ahead and as
+// many segments; XML bodies (CompleteMultipartUpload, PutBucketEncryption),
+// up to 1 MiB; ListObjectsV2, max-keys (at most 1000) entries and one batch
+// of 512 directory entries, whatever the bucket's size. Objects: 5 GiB per
+// PutObject or UploadPart, keys of 1024 bytes, user metadata of 2 KB.
+//
+// # Durability and locking
+//
+// A write is acknowledged once it survives a power cut: files are fsynced
+// before they are renamed into place and directories after (see storage.go
+// for the order). New refuses a data directory another Server holds
+// (ErrDataDirLocked: an flock on DIR/s3server.lock, held until Close; on
+// systems without flock the lock is not enforced and keeping a second server
+// off the directory is the operator's job).
+//
 // # Someone who can write the data directory
 //
 // With encryption on (the default) and without the master secret, they can:

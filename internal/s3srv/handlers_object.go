@@ -220,10 +220,13 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		return readErr(err)
 	}
 	w.WriteHeader(status)
-	if _, err := w.Write(first); err != nil {
+	// Every write has a deadline: a client that stops reading releases
+	// the object (its file, key and decryption buffers).
+	dw := &deadlineWriter{w: w, ctl: http.NewResponseController(w), timeout: s.cfg.ResponseWriteTimeout}
+	if _, err := dw.Write(first); err != nil {
 		return nil // client went away
 	}
-	ww := &writeErrRecorder{w: w}
+	ww := &writeErrRecorder{w: dw}
 	_, err = io.Copy(ww, src)
 	if err != nil && ww.err == nil {
 		s.log.Error("s3server: reading the object failed mid-response; aborting the connection",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -149,6 +150,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "envkms-s3server")
 	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
 	r = r.WithContext(ctx)
+	ctl := http.NewResponseController(w)
+	// Clear the write deadline an earlier download on this connection left
+	// (net/http resets read deadlines per request, not write deadlines).
+	_ = ctl.SetWriteDeadline(time.Time{})
+	if r.Body != nil && r.Body != http.NoBody && s.cfg.BodyReadTimeout > 0 {
+		r.Body = &deadlineBody{rc: r.Body, ctl: ctl, timeout: s.cfg.BodyReadTimeout}
+	}
 
 	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
 		p, authErr := s.adminAuth.Authenticate(r)
@@ -296,8 +304,10 @@ func (s *Server) writeXML(w http.ResponseWriter, v any) error {
 	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(xml.Header))
-	_, _ = w.Write(b)
+	// A listing can be a megabyte: a client must read it.
+	dw := &deadlineWriter{w: w, ctl: http.NewResponseController(w), timeout: s.cfg.ResponseWriteTimeout}
+	_, _ = dw.Write([]byte(xml.Header))
+	_, _ = dw.Write(b)
 	return nil
 }
 
@@ -365,6 +375,8 @@ func toS3Error(err error) *Error {
 		return &Error{Code: "OperationAborted", Status: http.StatusConflict, Message: "A conflicting conditional operation is currently in progress against this resource. Please try again.", Err: err}
 	case errors.Is(err, kms.ErrNotRunning), errors.Is(err, kms.ErrUnavailable):
 		return errServiceUnavailable(err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errRequestTimeout(err)
 	case errors.Is(err, context.Canceled):
 		return &Error{Code: "RequestTimeout", Status: http.StatusBadRequest, Message: "The request was canceled.", Err: err}
 	}

@@ -118,11 +118,19 @@ func invoke[T any](ctx context.Context, m *Manager, rt *runtime, o op, keyID str
 		attempts += rt.cfg.retries()
 	}
 	for i := 0; ; i++ {
+		ok, probe := rt.be.breaker.allow()
+		if !ok {
+			var zero T
+			return zero, fmt.Errorf("kms: %s: the %s backend is not called for a cool-down after repeated failures: %w: %w",
+				o, rt.cfg.BackendType, ErrCircuitOpen, backend.ErrUnavailable)
+		}
 		v, err := fn(cctx, rt.be.Backend)
+		ours := ctx.Err() == nil && cctx.Err() != nil // our deadline passed
+		m.recordAttempt(rt, probe, errors.Is(err, backend.ErrUnavailable) || (err != nil && ours))
 		if err == nil {
 			return v, nil
 		}
-		if ctx.Err() == nil && cctx.Err() != nil {
+		if ours {
 			var zero T
 			return zero, fmt.Errorf("kms: %s: no answer from the %s backend within %s: %w: %w",
 				o, rt.cfg.BackendType, rt.timeout, backend.ErrUnavailable, context.DeadlineExceeded)
@@ -146,6 +154,21 @@ func invoke[T any](ctx context.Context, m *Manager, rt *runtime, o op, keyID str
 			return zero, fmt.Errorf("kms: %s: backend unavailable for %s: %w", o, rt.timeout, err)
 		case <-t.C:
 		}
+	}
+}
+
+// recordAttempt feeds an attempt's outcome to the breaker and logs its
+// transitions.
+func (m *Manager) recordAttempt(rt *runtime, probe, down bool) {
+	st, changed := rt.be.breaker.record(probe, down)
+	if !changed {
+		return
+	}
+	if st == BreakerOpen {
+		m.logger.Warn("kms: circuit breaker open: backend calls fail at once for a cool-down",
+			"backend_type", string(rt.cfg.BackendType), "cool_down", rt.be.breaker.coolDown)
+	} else {
+		m.logger.Info("kms: circuit breaker closed: the backend answers again", "backend_type", string(rt.cfg.BackendType))
 	}
 }
 

@@ -161,6 +161,7 @@ func (m *Manager) Status(ctx context.Context) Status {
 		return s
 	}
 	_, err := run(m, opHealth, "", func(rt *runtime) (struct{}, error) {
+		defer func() { s.Breaker = rt.be.breaker.snapshot() }()
 		return invoke(ctx, m, rt, opHealth, "", func(ctx context.Context, b backend.Backend) (struct{}, error) {
 			return struct{}{}, b.Health(ctx)
 		})

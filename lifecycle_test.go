@@ -270,7 +270,7 @@ func TestRetryPolicy(t *testing.T) {
 	cfg := fakeConfig("a")
 	cfg.RetryAttempts = 2
 	cfg.EnableCache = new(false)
-	m := startFake(t, w, cfg)
+	m := startFake(t, w, cfg, WithCircuitBreaker(0, 0)) // about retries; the breaker has its own tests
 	ec := EncryptionContext{"a": "b"}
 
 	// Two failures then success: retried.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/stream"
@@ -34,6 +35,15 @@ import (
 // RotateKey, ScheduleKeyDeletion and CancelKeyDeletion, whose repetition
 // after a lost answer would act twice or fail spuriously.
 //
+// A circuit breaker (WithCircuitBreaker; on by default) stops calling a
+// backend that answered ErrUnavailable to several attempts in a row: for a
+// cool-down, calls fail at once with ErrCircuitOpen (which also matches
+// ErrUnavailable) and Status reports Breaker "open"; then one call probes
+// and, if it succeeds, closes the breaker. During an outage cached data keys
+// keep serving Decrypt until their cache_ttl_seconds; ClearCache or Stop
+// ends that at once (an incident playbook's "stop the KMS service to freeze
+// new operations").
+//
 // A Manager is safe for concurrent use. The zero Manager is not usable; call
 // NewManager.
 type Manager struct {
@@ -41,6 +51,9 @@ type Manager struct {
 	newBackend backendFactory                 // built-in backends; tests substitute fakes
 	backends   map[BackendType]BackendFactory // registered with WithBackend
 	ensureKey  bool                           // WithDefaultKeyCreation
+
+	breakerFailures int           // WithCircuitBreaker
+	breakerCoolDown time.Duration //
 
 	// lifecycle serialises Configure, Reconfigure, Start and Stop, which may
 	// take long (Argon2id unlock, Vault login); mu guards the fields below
@@ -95,6 +108,9 @@ func NewManager(opts ...Option) *Manager {
 		logger:     slog.Default(),
 		newBackend: openBuiltin,
 		state:      StateNotConfigured,
+
+		breakerFailures: DefaultBreakerFailures,
+		breakerCoolDown: DefaultBreakerCoolDown,
 	}
 	for _, o := range opts {
 		o(m)

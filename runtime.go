@@ -38,13 +38,14 @@ type runtime struct {
 // closed when the last runtime using it drains.
 type sharedBackend struct {
 	backend.Backend
+	breaker  *breaker
 	users    atomic.Int32
 	closed   chan struct{}
 	closeErr error // set before closed is closed
 }
 
-func newSharedBackend(b backend.Backend) *sharedBackend {
-	s := &sharedBackend{Backend: b, closed: make(chan struct{})}
+func newSharedBackend(b backend.Backend, br *breaker) *sharedBackend {
+	s := &sharedBackend{Backend: b, breaker: br, closed: make(chan struct{})}
 	s.users.Store(1)
 	return s
 }
@@ -204,7 +205,7 @@ func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*r
 		if err != nil {
 			return nil, err
 		}
-		rt.be = newSharedBackend(b)
+		rt.be = newSharedBackend(b, newBreaker(m.breakerFailures, m.breakerCoolDown))
 		if _, err := invoke(ctx, m, rt, opHealth, "", func(ctx context.Context, b backend.Backend) (struct{}, error) {
 			return struct{}{}, b.Health(ctx)
 		}); err != nil {

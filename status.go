@@ -20,7 +20,8 @@ type Status struct {
 	State         State          `json:"status"`
 	BackendType   BackendType    `json:"backend_type,omitempty"`
 	Healthy       bool           `json:"healthy"`
-	Error         string         `json:"error,omitempty"` // reason, in state Error or when unhealthy
+	Error         string         `json:"error,omitempty"`   // reason, in state Error or when unhealthy
+	Breaker       BreakerState   `json:"breaker,omitempty"` // while Running: the circuit breaker's state
 	ConfigSummary *ConfigSummary `json:"config_summary,omitempty"`
 }
 

@@ -2,6 +2,8 @@ package sse
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"fmt"
 	"io"
 	"testing"
@@ -35,7 +37,7 @@ func BenchmarkEncrypt(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for b.Loop() {
-				w, err := newPayloadWriter(&sink{}, oek, aad, defaultSegmentSize, 1, nil)
+				w, err := newPayloadWriter(&sink{}, oek, aad, defaultSegmentSize, 1)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -79,7 +81,7 @@ func BenchmarkDecrypt(b *testing.B) {
 			oek := newOEK()
 			aad := streamAAD("bucket", "object", 0)
 			var buf bytes.Buffer
-			w, _ := newPayloadWriter(&buf, oek, aad, defaultSegmentSize, 1, nil)
+			w, _ := newPayloadWriter(&buf, oek, aad, defaultSegmentSize, 1)
 			_, _ = w.Write(data)
 			_ = w.Close()
 			stored := buf.Bytes()
@@ -152,8 +154,11 @@ func BenchmarkParsePut(b *testing.B) {
 }
 
 // BenchmarkSmallObject is the per-object cost (key generation, sealing,
-// opening) on 4 KiB objects, PUT then GET, with the real local-backend
-// kms.Manager (data-key cache on) and for SSE-C.
+// opening) on 4 KiB objects, PUT and GET apart, with the real local-backend
+// kms.Manager (data-key cache on) and for SSE-C; raw-keyed is the floor in
+// the same run: a fresh random key, its AES-GCM setup and one Seal or Open
+// of the object (minio/sio doing the same work is in internal/e2e,
+// BenchmarkSSESmallObject).
 func BenchmarkSmallObject(b *testing.B) {
 	m := newManager(b)
 	e, err := New(m)
@@ -162,12 +167,42 @@ func BenchmarkSmallObject(b *testing.B) {
 	}
 	key := testKey(b)
 	data := randBytes(4096)
+	b.Run("PUT/raw-keyed", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		dst := make([]byte, 0, len(data)+16)
+		nonce := make([]byte, 12)
+		for b.Loop() {
+			k := newOEK()
+			block, _ := aes.NewCipher(k)
+			gcm, _ := cipher.NewGCM(block)
+			dst = gcm.Seal(dst[:0], nonce, data, nil)
+		}
+	})
+	b.Run("GET/raw-keyed", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		k := newOEK()
+		block, _ := aes.NewCipher(k)
+		gcm, _ := cipher.NewGCM(block)
+		nonce := make([]byte, 12)
+		ct := gcm.Seal(nil, nonce, data, nil)
+		dst := make([]byte, 0, len(data))
+		for b.Loop() {
+			block, _ := aes.NewCipher(k)
+			gcm, _ := cipher.NewGCM(block)
+			var err error
+			if dst, err = gcm.Open(dst[:0], nonce, ct, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, kind := range []struct {
 		name string
 		req  *Request
 		key  *CustomerKey
 	}{{"sse-s3", &Request{Kind: KindS3}, nil}, {"sse-kms", &Request{Kind: KindKMS, KMSKeyID: "app"}, nil}, {"sse-c", &Request{Kind: KindC, CustomerKey: key}, key}} {
-		b.Run(kind.name, func(b *testing.B) {
+		b.Run("PUT/"+kind.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			var buf bytes.Buffer
@@ -181,13 +216,23 @@ func BenchmarkSmallObject(b *testing.B) {
 				if err := w.Close(); err != nil {
 					b.Fatal(err)
 				}
-				r, err := e.DecryptObject(ctx, "bucket", "object", w.Metadata(), kind.key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			}
+		})
+		stored, meta := put(b, e, "bucket", "object", kind.req, data)
+		b.Run("GET/"+kind.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			br := bytes.NewReader(stored)
+			for b.Loop() {
+				br.Reset(stored)
+				r, err := e.DecryptObject(ctx, "bucket", "object", meta, kind.key, br, int64(len(stored)))
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.Copy(&sink{}, r.Range(0, r.Size())); err != nil {
+				if _, err := io.Copy(io.Discard, r.Range(0, r.Size())); err != nil {
 					b.Fatal(err)
 				}
+				r.Close()
 			}
 		})
 	}

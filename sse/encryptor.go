@@ -7,7 +7,6 @@ import (
 	"maps"
 
 	"github.com/envkms/kms/backend"
-	"github.com/envkms/kms/stream"
 )
 
 // Encryptor encrypts and decrypts objects with S3 SSE semantics. It is safe
@@ -16,10 +15,9 @@ type Encryptor struct {
 	km          KeyManager
 	segmentSize int
 	concurrency int
-	// buffers recycles segment buffers among this Encryptor's streams, so a
-	// PUT doesn't pay for a fresh 1 MiB buffer (allocation, zeroing, page
-	// faults), which costs more than encrypting a 1 MiB object.
-	buffers *stream.BufferPool
+	// Segment buffers come from stream's internal pool: sized to each
+	// object, recycled, wiped of plaintext. A shared stream.BufferPool
+	// would hold a whole 1 MiB segment per stream, even a 4 KiB one.
 }
 
 // Option configures an Encryptor.
@@ -39,7 +37,7 @@ func WithConcurrency(n int) Option { return func(e *Encryptor) { e.concurrency =
 // *kms.Manager). km may be nil for a server that offers SSE-C only; SSE-S3
 // and SSE-KMS requests then fail with ErrKMS.
 func New(km KeyManager, opts ...Option) (*Encryptor, error) {
-	e := &Encryptor{km: km, segmentSize: defaultSegmentSize, concurrency: 1, buffers: new(stream.BufferPool)}
+	e := &Encryptor{km: km, segmentSize: defaultSegmentSize, concurrency: 1}
 	for _, o := range opts {
 		if o != nil {
 			o(e)

@@ -47,7 +47,7 @@ func (e *Encryptor) EncryptPart(ctx context.Context, bucket, object string, meta
 		return nil, err
 	}
 	defer clear(oek)
-	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, partNumber), m.segmentSize, e.concurrency, e.buffers)
+	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, partNumber), m.segmentSize, e.concurrency)
 	if err != nil {
 		return nil, err
 	}

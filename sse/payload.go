@@ -27,9 +27,12 @@ type payloadReader interface {
 }
 
 // newPayloadWriter returns a stream writer. The stream keeps only the key it
-// derives, so the caller may clear key when this returns.
-func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int, buffers *stream.BufferPool) (io.WriteCloser, error) {
-	return stream.NewEncryptWriter(w, key, aad, stream.WithSegmentSize(seg), stream.WithConcurrency(concurrency), stream.WithBufferPool(buffers))
+// derives, so the caller may clear key when this returns. It takes its
+// buffer from stream's internal pool, sized to the object (a 4 KiB object
+// holds about 4 KiB, not a 1 MiB segment) and wiped of plaintext before it
+// is reused.
+func newPayloadWriter(w io.Writer, key, aad []byte, seg, concurrency int) (io.WriteCloser, error) {
+	return stream.NewEncryptWriter(w, key, aad, stream.WithSegmentSize(seg), stream.WithConcurrency(concurrency))
 }
 
 // newPayloadReaderAt opens a stream for random access; it authenticates the

@@ -58,7 +58,7 @@ func (e *Encryptor) EncryptObject(ctx context.Context, bucket, object string, re
 		return &ObjectWriter{w: nopCloser{dst}, meta: meta}, nil
 	}
 	defer clear(oek)
-	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), e.segmentSize, e.concurrency, e.buffers)
+	w, err := newPayloadWriter(dst, oek, streamAAD(bucket, object, 0), e.segmentSize, e.concurrency)
 	if err != nil {
 		return nil, err
 	}

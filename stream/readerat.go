@@ -103,8 +103,8 @@ func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		segLen := r.ptLen(i)
 		want := min(end-off, segLen-within)
 		dst := p[n : n+int(want)]
-		if within == 0 && want == segLen {
-			// The whole segment: open it straight into p.
+		if within == 0 && want == segLen && !r.cached(i) {
+			// The whole segment, not the cached one: open it straight into p.
 			if err := r.openInto(dst, i); err != nil {
 				return n, err
 			}
@@ -126,6 +126,15 @@ func (r *ReaderAt) ptLen(i int64) int64 {
 		return r.size - r.g.ptStart(i)
 	}
 	return r.g.ptCap(i)
+}
+
+// cached reports whether segment i is the cached one (the final segment
+// right after NewDecryptReaderAt: a small object is then read without
+// opening its one segment a second time).
+func (r *ReaderAt) cached(i int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cache != nil && r.cacheIdx == i
 }
 
 // copySegment copies plaintext of segment i from offset within into dst,

@@ -93,6 +93,7 @@ func run[T any](m *Manager, o op, keyID string, f func(rt *runtime) (T, error)) 
 	rt, err := m.acquire()
 	if err != nil {
 		m.stats.errs[o].Add(1)
+		m.recordCall(nil, o, err)
 		var zero T
 		return zero, err
 	}
@@ -102,6 +103,7 @@ func run[T any](m *Manager, o op, keyID string, f func(rt *runtime) (T, error)) 
 		m.stats.errs[o].Add(1)
 		m.logFailure(o, keyID, err)
 	}
+	m.recordCall(rt, o, err)
 	return v, err
 }
 
@@ -124,7 +126,9 @@ func invoke[T any](ctx context.Context, m *Manager, rt *runtime, o op, keyID str
 			return zero, fmt.Errorf("kms: %s: the %s backend is not called for a cool-down after repeated failures: %w: %w",
 				o, rt.cfg.BackendType, ErrCircuitOpen, backend.ErrUnavailable)
 		}
+		start := time.Now()
 		v, err := fn(cctx, rt.be.Backend)
+		m.recordLatency(rt, o, time.Since(start))
 		ours := ctx.Err() == nil && cctx.Err() != nil // our deadline passed
 		m.recordAttempt(rt, probe, errors.Is(err, backend.ErrUnavailable) || (err != nil && ours))
 		if err == nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/stream"
 )
@@ -54,6 +56,10 @@ type Manager struct {
 
 	breakerFailures int           // WithCircuitBreaker
 	breakerCoolDown time.Duration //
+
+	meterProvider metric.MeterProvider // WithMeterProvider; nil: no-op
+	inst          instruments
+	idleAttrs     [numOps]metric.MeasurementOption
 
 	// lifecycle serialises Configure, Reconfigure, Start and Stop, which may
 	// take long (Argon2id unlock, Vault login); mu guards the fields below
@@ -115,6 +121,8 @@ func NewManager(opts ...Option) *Manager {
 	for _, o := range opts {
 		o(m)
 	}
+	m.idleAttrs = opAttrs("")
+	m.initMetrics()
 	return m
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/cache"
 )
@@ -23,6 +25,7 @@ import (
 // call has returned, refs stays 0 and the runtime releases its backend and
 // cache exactly once.
 type runtime struct {
+	attrs   [numOps]metric.MeasurementOption // metric attributes per operation
 	cfg     Config
 	timeout time.Duration
 	be      *sharedBackend
@@ -86,6 +89,8 @@ type sharedCache struct {
 	// invalidations, which makes the check and the insert one step.
 	inval sync.RWMutex
 	gen   atomic.Uint64
+
+	retired *atomic.Uint64 // the Manager's count of evictions of retired caches
 }
 
 // generation is read before a backend call whose answer will be cached.
@@ -137,6 +142,9 @@ func (s *sharedCache) sweep(every time.Duration) {
 func (s *sharedCache) release() {
 	if s.users.Add(-1) == 0 {
 		close(s.stop)
+		if s.retired != nil {
+			s.retired.Add(s.Stats().Evictions)
+		}
 		s.Clear()
 	}
 }
@@ -193,7 +201,7 @@ func (m *Manager) acquire() (*runtime, error) {
 // a new backend and health-checks it before returning. On error nothing is
 // left open.
 func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*runtime, error) {
-	rt := &runtime{cfg: cfg, timeout: cfg.timeout(), drained: make(chan struct{})}
+	rt := &runtime{cfg: cfg, timeout: cfg.timeout(), drained: make(chan struct{}), attrs: opAttrs(cfg.BackendType)}
 	rt.refs.Store(1)
 	if prev != nil && sameBackend(prev.cfg, cfg) {
 		prev.be.users.Add(1)
@@ -226,6 +234,9 @@ func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*r
 			rt.cache = prev.cache
 		} else {
 			c, err := newSharedCache(cfg.MaxCachedKeys, cfg.CacheTTLSeconds)
+			if c != nil {
+				c.retired = &m.stats.retiredEvictions
+			}
 			if err != nil { // unreachable after Validate
 				rt.be.release()
 				return nil, err

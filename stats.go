@@ -6,6 +6,7 @@ import "sync/atomic"
 type counters struct {
 	ops, errs              [numOps]atomic.Uint64
 	cacheHits, cacheMisses atomic.Uint64
+	retiredEvictions       atomic.Uint64 // evictions of caches no runtime uses any more
 }
 
 // Stats returns a snapshot of the counters: calls and failed calls per

@@ -54,8 +54,11 @@ func (m *Manager) DisableKey(ctx context.Context, keyID string) error {
 		_, err := invoke(ctx, m, rt, opDisableKey, keyID, func(ctx context.Context, b backend.Backend) (struct{}, error) {
 			return struct{}{}, b.DisableKey(ctx, keyID)
 		})
-		if err == nil && rt.cache != nil {
-			rt.cache.invalidate()
+		if err == nil {
+			if rt.cache != nil {
+				rt.cache.invalidate()
+			}
+			m.stats.invalidations.Add(1)
 		}
 		return struct{}{}, err
 	})
@@ -78,6 +81,7 @@ func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pending
 			if rt.cache != nil {
 				rt.cache.invalidate()
 			}
+			m.stats.invalidations.Add(1)
 			m.logger.Info("kms: key deletion scheduled", "key_id", keyID, "pending_days", pendingDays)
 		}
 		return md, err
@@ -99,9 +103,26 @@ func (m *Manager) CancelKeyDeletion(ctx context.Context, keyID string) (KeyMetad
 func (m *Manager) RotateKey(ctx context.Context, keyID string) (KeyMetadata, error) {
 	md, err := keyCall(ctx, m, opRotateKey, keyID, backend.Backend.RotateKey)
 	if err == nil {
+		m.stats.invalidations.Add(1) // caches of keys made under the old version (CacheGeneration)
 		m.logger.Info("kms: key rotated", "key_id", keyID, "version", md.Version)
 	}
 	return md, err
+}
+
+// CacheGeneration returns a number that changes whenever keys cached from
+// this Manager must no longer be used: it increments on ClearCache,
+// DisableKey, ScheduleKeyDeletion, RotateKey and each (re)start or hot swap,
+// and reads differently while the Manager is not Running. A cache built on
+// the Manager's keys (sse's bucket keys) tags each entry with the value read
+// before the call that produced it and uses the entry only while the value
+// is unchanged, so once one of those calls returns no entry made before it
+// is used again.
+func (m *Manager) CacheGeneration() uint64 {
+	g := m.stats.invalidations.Load()
+	if m.rt.Load() == nil {
+		return g | 1<<63
+	}
+	return g
 }
 
 // keyCall runs a backend method that takes a key id.

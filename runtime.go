@@ -203,6 +203,7 @@ func (m *Manager) acquire() (*runtime, error) {
 func (m *Manager) newRuntime(ctx context.Context, cfg Config, prev *runtime) (*runtime, error) {
 	rt := &runtime{cfg: cfg, timeout: cfg.timeout(), drained: make(chan struct{}), attrs: opAttrs(cfg.BackendType)}
 	rt.refs.Store(1)
+	m.stats.invalidations.Add(1) // CacheGeneration: keys of another runtime are not this one's
 	if prev != nil && sameBackend(prev.cfg, cfg) {
 		prev.be.users.Add(1)
 		rt.be = prev.be

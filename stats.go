@@ -6,6 +6,7 @@ import "sync/atomic"
 type counters struct {
 	ops, errs              [numOps]atomic.Uint64
 	cacheHits, cacheMisses atomic.Uint64
+	invalidations          atomic.Uint64 // CacheGeneration
 	retiredEvictions       atomic.Uint64 // evictions of caches no runtime uses any more
 }
 
@@ -41,4 +42,5 @@ func (m *Manager) ClearCache() {
 		rt.cache.invalidate()
 		m.logger.Info("kms: data-key cache cleared")
 	}
+	m.stats.invalidations.Add(1)
 }

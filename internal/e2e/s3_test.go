@@ -841,3 +841,54 @@ func TestS3ServerSDKDefaultChecksums(t *testing.T) {
 		})
 	}
 }
+
+// TestS3ServerStoredHeaderLimits drives the header caps and page-sized
+// listing through the SDK: a PUT whose headers exceed S3's 8 KB is refused
+// with S3's error code and stores nothing; a listing of one key at a time
+// pages through a bucket of many objects with the SDK's paginator; and an
+// object whose sidecar lost its sse metadata is refused, not served.
+func TestS3ServerStoredHeaderLimits(t *testing.T) {
+	e := startS3(t, s3EnvOpts{})
+	c := e.client
+	ctx := context.Background()
+	createBucket(t, c, "limits")
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("limits"), Key: aws.String("big-headers"),
+		Body: strings.NewReader("x"), ContentDisposition: aws.String(strings.Repeat("d", 9<<10))})
+	requireAPIError(t, err, http.StatusBadRequest, "RequestHeaderSectionTooLarge")
+	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("limits"), Key: aws.String("big-headers")})
+	require.Equal(t, http.StatusNotFound, apiStatus(err))
+
+	var want []string
+	for i := range 30 {
+		key := fmt.Sprintf("many/%03d", i)
+		want = append(want, key)
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("limits"), Key: aws.String(key), Body: strings.NewReader(key)})
+		require.NoError(t, err)
+	}
+	var got []string
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String("limits"), Prefix: aws.String("many/"), MaxKeys: aws.Int32(1)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Contents), 1)
+		for _, o := range page.Contents {
+			got = append(got, aws.ToString(o.Key))
+		}
+	}
+	require.Equal(t, want, got)
+
+	// Strip the sse block of a sidecar and replace the data: refused.
+	sidecar, data := objectFiles(t, e.dir, "limits", "many/000")
+	b, err := os.ReadFile(sidecar)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	delete(m, "sse")
+	m["size"], m["stored_size"] = 6, 6
+	b, err = json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(sidecar, b, 0o600))
+	require.NoError(t, os.WriteFile(data, []byte("forged"), 0o600))
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("limits"), Key: aws.String("many/000")})
+	require.Equal(t, http.StatusInternalServerError, apiStatus(err), "forged unencrypted object: %v", err)
+}

@@ -275,19 +275,31 @@ func randomPayload(n int) []byte {
 	return b
 }
 
-// objectFiles returns the sidecar and data file of bucket/key in dir.
+// objectFiles returns the sidecar and data file of bucket/key in dir: the
+// sidecar is the .json file of the bucket's objects directory that names
+// key (whatever the store's naming scheme).
 func objectFiles(t testing.TB, dir, bucket, key string) (sidecar, data string) {
 	t.Helper()
-	h := sha256.Sum256([]byte(key))
 	objs := filepath.Join(dir, "buckets", bucket, "objects")
-	sidecar = filepath.Join(objs, hex.EncodeToString(h[:])+".json")
-	b, err := os.ReadFile(sidecar)
+	ents, err := os.ReadDir(objs)
 	require.NoError(t, err)
-	var m struct {
-		DataFile string `json:"data_file"`
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(objs, e.Name()))
+		require.NoError(t, err)
+		var m struct {
+			Key      string `json:"key"`
+			DataFile string `json:"data_file"`
+		}
+		require.NoError(t, json.Unmarshal(b, &m))
+		if m.Key == key {
+			return filepath.Join(objs, e.Name()), filepath.Join(objs, m.DataFile)
+		}
 	}
-	require.NoError(t, json.Unmarshal(b, &m))
-	return sidecar, filepath.Join(objs, m.DataFile)
+	t.Fatalf("no sidecar of %s/%s in %s", bucket, key, objs)
+	return "", ""
 }
 
 // swapFiles exchanges the contents of two files.
@@ -434,6 +446,29 @@ func TestS3ServerBinary(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, ".kms", "master.key"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// A second server on the same -data refuses to start, and leaves the
+	// first one's writes in progress (DIR/tmp) alone.
+	inflight := filepath.Join(dir, "tmp", "w-inflight")
+	require.NoError(t, os.WriteFile(inflight, []byte("in progress"), 0o600))
+	second := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", dir, "-access-key", ak, "-secret-key", sk)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = second.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = second.Process.Kill()
+		<-done
+		t.Fatalf("a second server on the same -data did not exit: %s", out)
+	}
+	require.Error(t, err, "a second server on the same -data started: %s", out)
+	require.Contains(t, string(out), "data directory is in use by another server")
+	b, rerr := os.ReadFile(inflight)
+	require.NoError(t, rerr, "the refused server touched DIR/tmp")
+	require.Equal(t, "in progress", string(b))
+	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bin"), Key: aws.String("sses3")})
+	require.NoError(t, err, "the first server still serves")
 	stop()
 	require.NotContains(t, logs(), sk, "secret key logged")
 

@@ -24,7 +24,7 @@ type Request struct {
 	Kind             Kind
 	KMSKeyID         string            // SSE-KMS only; "" means the KMS default key
 	KMSContext       map[string]string // SSE-KMS only; x-amz-server-side-encryption-context
-	BucketKeyEnabled bool              // recorded and echoed; keys are still per object
+	BucketKeyEnabled bool              // SSE-KMS: seal under an S3 Bucket Key (bucketkey.go); SSE-S3 always does
 	CustomerKey      *CustomerKey      // SSE-C only
 }
 

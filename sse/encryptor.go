@@ -15,6 +15,8 @@ type Encryptor struct {
 	km          KeyManager
 	segmentSize int
 	concurrency int
+	bkConfig    bucketKeyConfig // options; see bucketkey.go
+	bk          *bucketKeys
 	// Segment buffers come from stream's internal pool: sized to each
 	// object, recycled, wiped of plaintext. A shared stream.BufferPool
 	// would hold a whole 1 MiB segment per stream, even a 4 KiB one.
@@ -49,6 +51,11 @@ func New(km KeyManager, opts ...Option) (*Encryptor, error) {
 	if e.concurrency < 1 {
 		return nil, errInvalidArgument("concurrency must be at least 1")
 	}
+	bk, err := newBucketKeys(km, e.bkConfig)
+	if err != nil {
+		return nil, err
+	}
+	e.bk = bk
 	return e, nil
 }
 
@@ -86,6 +93,12 @@ func (e *Encryptor) sealFor(ctx context.Context, bucket, object string, req *Req
 			if len(client) > 0 {
 				m.kmsContext = client
 			}
+		}
+		if e.useBucketKey(req) {
+			if err := e.sealBucketKey(ctx, bucket, object, m, req.KMSKeyID, client, oek); err != nil {
+				return nil, err
+			}
+			return m, nil
 		}
 		dk, err := e.km.GenerateDataKey(ctx, req.KMSKeyID, kmsContext(bucket, object, client))
 		if err != nil {
@@ -128,6 +141,9 @@ func (e *Encryptor) openKey(ctx context.Context, bucket, object string, m *objec
 	}
 	if e.km == nil {
 		return nil, errKMS(fmt.Errorf("no KMS configured"))
+	}
+	if m.viaBucketKey {
+		return e.openBucketKey(ctx, bucket, object, m)
 	}
 	dk, err := e.km.Decrypt(ctx, m.wrappedKey, kmsContext(bucket, object, m.kmsContext))
 	if err != nil {

@@ -47,6 +47,10 @@ import (
 
 const fvVectorsFile = "testdata/vectors.json"
 
+// fvVectorsV2File holds objects of metadata version 2 (sealed under a
+// bucket key), written once when version 2 was added.
+const fvVectorsV2File = "testdata/vectors_v2.json"
+
 // fvVectors is testdata/vectors.json.
 type fvVectors struct {
 	Comment string     `json:"comment"`
@@ -134,13 +138,17 @@ func TestFormatVectors(t *testing.T) {
 	if os.Getenv("SSE_UPDATE_TESTDATA") == "1" {
 		fvWrite(t)
 	}
-	raw, err := os.ReadFile(fvVectorsFile)
-	require.NoError(t, err)
 	var vs fvVectors
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&vs))
-	require.NotEmpty(t, vs.Objects)
+	for _, file := range []string{fvVectorsFile, fvVectorsV2File} {
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var f fvVectors
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&f))
+		require.NotEmpty(t, f.Objects)
+		vs.Objects = append(vs.Objects, f.Objects...)
+	}
 
 	km := &fvKMSStub{keys: map[string]*fvKMS{}}
 	for _, v := range vs.Objects {
@@ -283,7 +291,8 @@ func fvCheckAPI(t *testing.T, e *Encryptor, v fvObject) {
 		edit func(map[string]string)
 		want error
 	}{
-		"version 2":            {func(m map[string]string) { m[metaVersion] = "2" }, ErrUnsupportedVersion},
+		"version 3":            {func(m map[string]string) { m[metaVersion] = "3" }, ErrUnsupportedVersion},
+		"version relabelled":   {func(m map[string]string) { m[metaVersion] = fvOtherVersion(m[metaVersion]) }, ErrCorruptMetadata},
 		"no version":           {func(m map[string]string) { delete(m, metaVersion) }, ErrCorruptMetadata},
 		"unknown entry":        {func(m map[string]string) { m[InternalPrefix+"Future"] = "x" }, ErrCorruptMetadata},
 		"unknown kind":         {func(m map[string]string) { m[metaKind] = "SSE-X" }, ErrCorruptMetadata},
@@ -348,7 +357,8 @@ func fvCheckReference(t *testing.T, v fvObject) {
 	for k, val := range v.Metadata {
 		meta.Set(k, val) // names are case-insensitive
 	}
-	require.Equal(t, "1", meta.Get("X-Envkms-Internal-Version"))
+	version := meta.Get("X-Envkms-Internal-Version")
+	require.Contains(t, []string{"1", "2"}, version)
 	kind := meta.Get("X-Envkms-Internal-Kind")
 	seg, err := strconv.Atoi(meta.Get("X-Envkms-Internal-Segment-Size"))
 	require.NoError(t, err)
@@ -362,7 +372,13 @@ func fvCheckReference(t *testing.T, v fvObject) {
 	case "SSE-S3", "SSE-KMS":
 		require.Equal(t, map[string]Kind{"SSE-S3": KindS3, "SSE-KMS": KindKMS}[kind], v.Kind)
 		require.Equal(t, v.KMS.KeyID, meta.Get("X-Envkms-Internal-Kms-Key-Id"))
-		wrapped, err := base64.StdEncoding.DecodeString(meta.Get("X-Envkms-Internal-Kms-Data-Key"))
+		// Version 2: the wrapped bucket key, bound to the bucket's ARN.
+		entry, arn := "X-Envkms-Internal-Kms-Data-Key", "arn:aws:s3:::"+v.Bucket+"/"+v.Object
+		if version == "2" {
+			entry, arn = "X-Envkms-Internal-Kms-Bucket-Key", "arn:aws:s3:::"+v.Bucket
+			require.Empty(t, meta.Get("X-Envkms-Internal-Kms-Data-Key"))
+		}
+		wrapped, err := base64.StdEncoding.DecodeString(meta.Get(entry))
 		require.NoError(t, err)
 		require.Equal(t, v.KMS.WrappedKey, hex.EncodeToString(wrapped))
 		// The KMS context: the object's ARN plus the client's context.
@@ -372,7 +388,7 @@ func fvCheckReference(t *testing.T, v fvObject) {
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(raw, &ec))
 		}
-		ec["aws:s3:arn"] = "arn:aws:s3:::" + v.Bucket + "/" + v.Object
+		ec["aws:s3:arn"] = arn
 		require.Equal(t, v.KMS.Context, ec)
 		kek = fvUnhex(t, v.KMS.DataKey) // what the KMS returns for (wrapped, ec)
 	default:
@@ -450,36 +466,46 @@ func fvStreamSize(p int64, seg int) int64 {
 // --- Generator (run once per format version). ---
 
 func fvWrite(t *testing.T) {
-	if _, err := os.Stat(fvVectorsFile); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("%s exists: vectors are written once; add a new format version's vectors beside them", fvVectorsFile)
-	}
-	cryptotest.SetGlobalRandom(t, 2)
-	ctx := context.Background()
-	km := &fvKMSStub{keys: map[string]*fvKMS{}, gen: true}
-	vs := fvVectors{Comment: "Test vectors of the sse object format, metadata version 1 (sse/FORMAT.md). " +
-		"Keys are public test keys, never use them. Byte strings are hex."}
-
-	text := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = "0123456789abcdefghijklmnopqrstuvwxyz\n"[i%37]
+	wrote := false
+	for _, f := range []struct {
+		file, version string
+		seed          uint64
+		specs         func() []fvSpec
+	}{{fvVectorsFile, "1", 2, fvSpecsV1}, {fvVectorsV2File, "2", 3, fvSpecsV2}} {
+		if _, err := os.Stat(f.file); !errors.Is(err, fs.ErrNotExist) {
+			continue // written once: never overwritten
 		}
-		return b
+		t.Run(f.version, func(t *testing.T) { fvWriteFile(t, f.file, f.version, f.seed, f.specs()) })
+		wrote = true
 	}
-	customerKey := make([]byte, 32)
-	for i := range customerKey {
-		customerKey[i] = byte(i)
+	if !wrote {
+		t.Fatalf("%s and %s exist: vectors are written once; add a new format version's vectors beside them", fvVectorsFile, fvVectorsV2File)
 	}
-	type spec struct {
-		name, bucket, object string
-		seg                  int
-		req                  Request
-		plaintext            []byte
-		parts                []Part // multipart when set
+}
+
+// fvSpec is one object of the generator.
+type fvSpec struct {
+	name, bucket, object string
+	seg                  int
+	req                  Request
+	plaintext            []byte
+	parts                []Part // multipart when set
+}
+
+func fvText(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "0123456789abcdefghijklmnopqrstuvwxyz\n"[i%37]
 	}
+	return b
+}
+
+func fvSpecsV1() []fvSpec {
+	text := fvText
+	type spec = fvSpec
 	kmsWithContext := Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true,
 		KMSContext: map[string]string{"department": "finance", "project": "<x&y>"}}
-	specs := []spec{
+	return []spec{
 		{name: "SSE-C, three segments", bucket: "bucket", object: "object", seg: 256,
 			req: Request{Kind: KindC}, plaintext: text(600)},
 		{name: "SSE-S3, default segment size", bucket: "bucket", object: "docs/hello.txt", seg: 1 << 20,
@@ -493,9 +519,52 @@ func fvWrite(t *testing.T) {
 		{name: "SSE-S3 multipart, parts 1:200,2:5", bucket: "bucket", object: "multi-s3", seg: 128,
 			req: Request{Kind: KindS3}, plaintext: text(205), parts: []Part{{1, 200}, {2, 5}}},
 	}
+}
+
+// fvSpecsV2 are objects sealed under bucket keys (version 2): two SSE-S3
+// objects sharing one bucket key, SSE-KMS with a context and a non-ASCII
+// name, SSE-KMS multipart.
+func fvSpecsV2() []fvSpec {
+	kms := Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true,
+		KMSContext: map[string]string{"department": "finance", "project": "<x&y>"}}
+	return []fvSpec{
+		{name: "v2 SSE-S3 bucket key, three segments", bucket: "bucket", object: "bk/one", seg: 256,
+			req: Request{Kind: KindS3}, plaintext: fvText(600)},
+		{name: "v2 SSE-S3 same bucket key, another object", bucket: "bucket", object: "bk/two", seg: 256,
+			req: Request{Kind: KindS3}, plaintext: fvText(20)},
+		{name: "v2 SSE-KMS bucket key with context, non-ASCII object name", bucket: "my-bucket", object: "dir/über café?.txt", seg: 128,
+			req: kms, plaintext: fvText(300)},
+		{name: "v2 SSE-KMS bucket key multipart, parts 1:200,3:9", bucket: "my-bucket", object: "multi-kms", seg: 128,
+			req: Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}, plaintext: fvText(209), parts: []Part{{1, 200}, {3, 9}}},
+	}
+}
+
+func fvWriteFile(t *testing.T, file, version string, seed uint64, specs []fvSpec) {
+	cryptotest.SetGlobalRandom(t, seed)
+	ctx := context.Background()
+	km := &fvKMSStub{keys: map[string]*fvKMS{}, gen: true}
+	vs := fvVectors{Comment: "Test vectors of the sse object format, metadata version " + version + " (sse/FORMAT.md). " +
+		"Keys are public test keys, never use them. Byte strings are hex."}
+
+	customerKey := make([]byte, 32)
+	for i := range customerKey {
+		customerKey[i] = byte(i)
+	}
+	// One Encryptor for all, so objects of one bucket share bucket keys.
+	encryptors := map[int]*Encryptor{}
 	for _, s := range specs {
-		e, err := New(km, WithSegmentSize(s.seg))
-		require.NoError(t, err)
+		e := encryptors[s.seg]
+		if e == nil {
+			var err error
+			opts := []Option{WithSegmentSize(s.seg)}
+			if version == "1" {
+				opts = append(opts, WithoutBucketKeys()) // version 1: a data key per object
+			}
+			e, err = New(km, opts...)
+			require.NoError(t, err)
+			encryptors[s.seg] = e
+		}
+		var err error
 		req := s.req
 		var key *CustomerKey
 		if req.Kind == KindC {
@@ -532,7 +601,7 @@ func fvWrite(t *testing.T) {
 		if key != nil {
 			v.CustomerKey = hex.EncodeToString(customerKey)
 		} else {
-			wrapped, err := base64.StdEncoding.DecodeString(meta[metaKMSDataKey])
+			wrapped, err := base64.StdEncoding.DecodeString(meta[metaKMSDataKey] + meta[metaKMSBucketKey])
 			require.NoError(t, err)
 			v.KMS = km.keys[hex.EncodeToString(wrapped)]
 		}
@@ -551,5 +620,13 @@ func fvWrite(t *testing.T) {
 	out, err := json.MarshalIndent(vs, "", "  ")
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll("testdata", 0o755))
-	require.NoError(t, os.WriteFile(fvVectorsFile, append(out, '\n'), 0o644))
+	require.NoError(t, os.WriteFile(file, append(out, '\n'), 0o644))
+}
+
+// fvOtherVersion is the other known version than v: its entries don't fit.
+func fvOtherVersion(v string) string {
+	if v == "1" {
+		return "2"
+	}
+	return "1"
 }

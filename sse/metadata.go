@@ -30,7 +30,14 @@ const (
 	metaParts       = InternalPrefix + "Parts"        // multipart: runs "first[-last]:size,…"
 )
 
-const formatVersion1 = "1"
+// Version 2 (objects sealed under a bucket key) has the entries of version 1
+// with Kms-Bucket-Key instead of Kms-Data-Key.
+const metaKMSBucketKey = InternalPrefix + "Kms-Bucket-Key" // base64(wrapped bucket key)
+
+const (
+	formatVersion1 = "1"
+	formatVersion2 = "2"
+)
 
 // Internal names of the kinds (stable: they are stored and authenticated).
 const (
@@ -53,26 +60,36 @@ func kindName(k Kind) string {
 
 // objectMeta is decoded version-1 metadata.
 type objectMeta struct {
-	kind        Kind
-	sealed      []byte
-	kmsKeyID    string
-	wrappedKey  []byte
-	kmsContext  map[string]string // the client's context (without aws:s3:arn)
-	bucketKey   bool
-	segmentSize int
-	parts       []Part // nil: a single stream
+	kind       Kind
+	sealed     []byte
+	kmsKeyID   string
+	wrappedKey []byte
+	kmsContext map[string]string // the client's context (without aws:s3:arn)
+	bucketKey  bool              // the client asked for a bucket key (SSE-KMS)
+	// viaBucketKey: wrappedKey is a bucket key (bucketkey.go), not the
+	// object's own data key (version 2).
+	viaBucketKey bool
+	segmentSize  int
+	parts        []Part // nil: a single stream
 }
 
 // encode writes m's public and internal entries into out.
 func (m *objectMeta) encode(out map[string]string) {
 	out[metaVersion] = formatVersion1
+	if m.viaBucketKey {
+		out[metaVersion] = formatVersion2
+	}
 	out[metaKind] = kindName(m.kind)
 	out[metaSealedKey] = base64.StdEncoding.EncodeToString(m.sealed)
 	out[metaSegmentSize] = strconv.Itoa(m.segmentSize)
 	switch m.kind {
 	case KindS3, KindKMS:
 		out[metaKMSKeyID] = m.kmsKeyID
-		out[metaKMSDataKey] = base64.StdEncoding.EncodeToString(m.wrappedKey)
+		if m.viaBucketKey {
+			out[metaKMSBucketKey] = base64.StdEncoding.EncodeToString(m.wrappedKey)
+		} else {
+			out[metaKMSDataKey] = base64.StdEncoding.EncodeToString(m.wrappedKey)
+		}
 		out[HeaderSSE] = string(m.kind)
 	case KindC:
 		out[HeaderCustomerAlg] = algorithmAES256
@@ -115,21 +132,27 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
+	m := &objectMeta{}
 	switch v, ok := in[metaVersion]; {
 	case !ok:
 		return nil, errCorrupt("no format version")
+	case v == formatVersion2:
+		m.viaBucketKey = true
 	case v != formatVersion1:
 		return nil, newError(ErrUnsupportedVersion, "InternalError", http.StatusInternalServerError, msgInternal)
 	}
+	dataKeyEntry := metaKMSDataKey
+	if m.viaBucketKey {
+		dataKeyEntry = metaKMSBucketKey
+	}
 	for k := range in {
 		switch k {
-		case metaVersion, metaKind, metaSealedKey, metaKMSKeyID, metaKMSDataKey, metaKMSContext,
+		case metaVersion, metaKind, metaSealedKey, metaKMSKeyID, dataKeyEntry, metaKMSContext,
 			metaBucketKey, metaSegmentSize, metaParts:
 		default:
 			return nil, errCorrupt("unknown entry")
 		}
 	}
-	m := &objectMeta{}
 	switch in[metaKind] {
 	case kindNameS3:
 		m.kind = KindS3
@@ -151,11 +174,11 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 	m.segmentSize = seg
 
 	_, hasKeyID := in[metaKMSKeyID]
-	_, hasDataKey := in[metaKMSDataKey]
+	_, hasDataKey := in[dataKeyEntry]
 	_, hasCtx := in[metaKMSContext]
 	_, hasBucketKey := in[metaBucketKey]
 	if m.kind == KindC {
-		if hasKeyID || hasDataKey || hasCtx || hasBucketKey {
+		if hasKeyID || hasDataKey || hasCtx || hasBucketKey || m.viaBucketKey {
 			return nil, errCorrupt("kms entries on an SSE-C object")
 		}
 	} else {
@@ -163,7 +186,7 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 		if backend.ValidateKeyID(m.kmsKeyID) != nil {
 			return nil, errCorrupt("bad kms key id")
 		}
-		if m.wrappedKey, err = base64.StdEncoding.DecodeString(in[metaKMSDataKey]); err != nil || len(m.wrappedKey) == 0 {
+		if m.wrappedKey, err = base64.StdEncoding.DecodeString(in[dataKeyEntry]); err != nil || len(m.wrappedKey) == 0 {
 			return nil, errCorrupt("bad wrapped data key")
 		}
 		if hasCtx || hasBucketKey {
@@ -185,6 +208,10 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 				return nil, errCorrupt("bad bucket key entry")
 			}
 			m.bucketKey = true
+		}
+		// Version 2 SSE-KMS objects exist only because the client asked.
+		if m.viaBucketKey && m.kind == KindKMS && !m.bucketKey {
+			return nil, errCorrupt("bucket-key object without its bucket key entry")
 		}
 	}
 	if p, ok := in[metaParts]; ok {

@@ -67,11 +67,12 @@
 // ...-Customer-Algorithm) and internal entries named with InternalPrefix
 // ("X-Envkms-Internal-", any case):
 //
-//	X-Envkms-Internal-Version       format version, "1"
+//	X-Envkms-Internal-Version       format version, "1" ("2": sealed under a bucket key)
 //	X-Envkms-Internal-Kind          SSE-S3 | SSE-KMS | SSE-C
 //	X-Envkms-Internal-Sealed-Key    base64(salt[32] || nonce[12] || AES-GCM(OEK))
 //	X-Envkms-Internal-Kms-Key-Id    KMS key id (SSE-S3, SSE-KMS)
-//	X-Envkms-Internal-Kms-Data-Key  base64 of the wrapped data key
+//	X-Envkms-Internal-Kms-Data-Key  base64 of the wrapped data key (version 1)
+//	X-Envkms-Internal-Kms-Bucket-Key base64 of the wrapped bucket key (version 2)
 //	X-Envkms-Internal-Kms-Context   base64 JSON of the client's context (SSE-KMS)
 //	X-Envkms-Internal-Bucket-Key    "true" if requested (SSE-KMS)
 //	X-Envkms-Internal-Segment-Size  stream segment size in bytes
@@ -82,6 +83,19 @@
 // (StripInternalHeaders on every request, before copying headers into
 // metadata). An unknown version is ErrUnsupportedVersion; any malformed
 // entry is ErrCorruptMetadata.
+//
+// # Bucket keys
+//
+// SSE-S3 objects, and SSE-KMS objects whose request (or bucket default)
+// enables a bucket key, seal their OEK under an S3 Bucket Key instead of a
+// data key of their own: a KMS data key bound to the bucket's ARN (and the
+// client's context), cached by the Encryptor, so PUTs and GETs call the KMS
+// once per bucket key, not per object. A bucket key is used for at most
+// WithBucketKeyLimits (default 2^20 objects, 10 minutes); with a KeyManager
+// that is an InvalidationReporter (kms.Manager), ClearCache, DisableKey,
+// ScheduleKeyDeletion, RotateKey and Stop take effect on bucket keys when
+// they return. WithoutBucketKeys restores a data key per object. See
+// FORMAT.md, version 2.
 //
 // # Errors
 //

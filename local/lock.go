@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/envkms/kms/internal/flock"
 )
 
 // lockName is the directory's lock file. Every update of a key file (create,
@@ -55,13 +57,13 @@ func (l *dirLock) lock(ctx context.Context, exclusive bool) (func(), error) {
 		return nil, errors.Join(errLockTimeout, ctx.Err())
 	}
 	for {
-		ok, err := tryFlock(l.f, exclusive)
+		ok, err := flock.TryLock(l.f, exclusive)
 		if err != nil {
 			<-l.turn
 			return nil, &FileError{Path: l.f.Name(), Err: err}
 		}
 		if ok {
-			return func() { _ = unflock(l.f); <-l.turn }, nil
+			return func() { _ = flock.Unlock(l.f); <-l.turn }, nil
 		}
 		t := time.NewTimer(lockPoll)
 		select {

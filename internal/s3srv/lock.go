@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/envkms/kms/internal/flock"
 )
 
 // lockFileName is the data directory's lock file. A Server holds an
@@ -35,7 +37,7 @@ func lockDataDir(dir string) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: lock file: %v", ErrDataDir, err)
 	}
-	ok, err := tryLockFile(f)
+	ok, err := flock.TryLock(f, true)
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("%w: lock %s: %v", ErrDataDir, path, err)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package local
+package flock
 
 import (
 	"errors"
@@ -8,8 +8,9 @@ import (
 	"syscall"
 )
 
-// tryFlock takes an flock(2) lock without blocking; false if it is held.
-func tryFlock(f *os.File, exclusive bool) (bool, error) {
+const supported = true
+
+func tryLock(f *os.File, exclusive bool) (bool, error) {
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
@@ -28,4 +29,4 @@ func tryFlock(f *os.File, exclusive bool) (bool, error) {
 	}
 }
 
-func unflock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+func unlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

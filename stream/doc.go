@@ -57,10 +57,14 @@
 //
 // # Performance
 //
-// Each stream allocates its buffers once (a 64 KiB one first, so small
-// objects do not pay for a whole segment), so encrypting or decrypting
-// allocates nothing per segment; a BufferPool shared by a server's streams
-// (WithBufferPool) removes even the per-stream segment buffers. Writes of
+// A stream costs about four allocations whatever its size, and nothing per
+// segment. Its segment buffer comes from an internal pool of size classes
+// and grows with the object, up to one segment: a 4 KiB object holds a 5 KiB
+// buffer, not a 1 MiB segment. A stream wipes whatever plaintext its buffer
+// held before giving it back, when it is closed or read to its end, so a
+// recycled buffer never holds plaintext of another stream; no option is
+// needed for any of this (WithBufferPool only keeps a set of streams'
+// buffers apart, in whole segments). Writes of
 // whole segments are sealed straight from the caller's slice, reads of a
 // whole segment or more are opened straight into it, and io.Copy (WriteTo)
 // writes plaintext from the reader's buffer. Ciphertext is always copied

@@ -76,6 +76,21 @@
 // "update" on transit/keys/*/rotate and "list" on
 // secret/metadata/envkms/keys; Purge needs what its documentation lists.
 //
+// # Vault HA
+//
+// Config takes one Address. For an HA cluster (integrated Raft storage),
+// point it at a load balancer in front of all nodes that health-checks
+// GET /v1/sys/health with Vault's default answers (200 only from the
+// active node) and sends a request to another node when it cannot connect
+// to one; a standby reached meanwhile forwards to the active node or
+// redirects to it. When the active node dies, calls fail with
+// backend.ErrUnavailable until a new leader is elected (about 2 s with raft
+// performance_multiplier = 1); a kms.Manager's circuit breaker, once open,
+// fails them for its whole cool-down (5 s by default). Avoid ?standbyok=true
+// checks: a node that has just unsealed passes them before it knows the
+// active node and answers 500 for a moment, which fails CreateKey and
+// RotateKey (never retried). internal/e2e/vault_ha_test.go tests this.
+//
 // # Trying it against a dev server
 //
 //	vault server -dev -dev-root-token-id=root &

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,6 +52,7 @@ func run(args []string) error {
 	sk := fs.String("secret-key", "", "secret key of -access-key (or set S3SERVER_SECRET_KEY, which keeps it out of the process list)")
 	insecure := fs.Bool("allow-insecure-ssec", false, "accept SSE-C customer keys over plain HTTP (testing only)")
 	maxConns := fs.Int("max-conns", s3srv.DefaultMaxConns, "connections served at once (further ones wait to be accepted)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus text format); empty: off")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,8 +71,27 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	mp, metricsHandler, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		log.Info("s3server: metrics", "addr", mln.Addr().String(), "path", "/metrics")
+	}
+
 	srv, err := s3srv.New(ctx, s3srv.Config{
 		DataDir: *data, AccessKey: *ak, SecretKey: *sk, AllowInsecureSSEC: *insecure, Logger: log,
+		MeterProvider: mp,
 	})
 	if err != nil {
 		return err

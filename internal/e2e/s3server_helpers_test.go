@@ -315,21 +315,25 @@ func swapFiles(t testing.TB, a, b string) {
 func buildS3Server(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "s3server")
-	cmd := exec.Command("go", "build", "-o", bin, "./examples/s3server")
-	cmd.Dir = filepath.Join("..", "..")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "..", "examples", "s3server") // its own module (the Prometheus exporter)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
 }
 
-var listenRE = regexp.MustCompile(`s3server: listening" addr=(\S+)`)
+var (
+	listenRE  = regexp.MustCompile(`s3server: listening" addr=(\S+)`)
+	metricsRE = regexp.MustCompile(`s3server: metrics" addr=(\S+)`)
+)
 
 // runS3Server starts the binary with args and waits for its listen address.
 // It returns the base URL, a function returning what the process logged so
 // far, and a function that stops the process (also run at cleanup).
 func runS3Server(t testing.TB, bin string, args ...string) (url string, logs func() string, stop func()) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	// A free port for /metrics, so that servers started at once don't clash.
+	cmd := exec.Command(bin, append(args, "-metrics-addr", "127.0.0.1:0")...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	require.NoError(t, cmd.Start())
@@ -446,6 +450,20 @@ func TestS3ServerBinary(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, ".kms", "master.key"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// The KMS Manager's metrics scrape in Prometheus text format.
+	m := metricsRE.FindStringSubmatch(logs())
+	require.NotNil(t, m, "no metrics address logged: %s", logs())
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), `envkms_kms_operations_total{`)
+	require.Contains(t, string(body), `operation="GenerateDataKey"`)
+	require.Contains(t, string(body), `envkms_kms_backend_duration_seconds_bucket{`)
+	require.NotContains(t, string(body), sk)
 
 	// A second server on the same -data refuses to start, and leaves the
 	// first one's writes in progress (DIR/tmp) alone.

@@ -2,6 +2,7 @@ package s3srv
 
 import (
 	"errors"
+	"go.opentelemetry.io/otel/metric"
 	"log/slog"
 	"time"
 
@@ -59,6 +60,10 @@ type Config struct {
 
 	// Logger receives request and startup logs (default slog.Default()).
 	Logger *slog.Logger
+
+	// MeterProvider receives the KMS Manager's OpenTelemetry metrics
+	// (kms.WithMeterProvider); nil: none.
+	MeterProvider metric.MeterProvider
 }
 
 // ErrConfig is wrapped by New's errors about an invalid Config.

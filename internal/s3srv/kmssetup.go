@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/metric"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -31,7 +32,7 @@ func kmsPaths(dataDir string) (keyDir, masterKeyFile string) {
 
 // openManager configures and starts a Manager on the local backend under
 // dataDir and makes sure DefaultKeyID exists.
-func openManager(ctx context.Context, dataDir string, log *slog.Logger) (*kms.Manager, error) {
+func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metric.MeterProvider) (*kms.Manager, error) {
 	keyDir, mkFile := kmsPaths(dataDir)
 	if err := mkdirAllDurable(keyDir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
@@ -44,7 +45,7 @@ func openManager(ctx context.Context, dataDir string, log *slog.Logger) (*kms.Ma
 		log.Warn("s3server: generated a new local master key; it is stored next to the keys it protects, which suits an example only",
 			"master_key_file", mkFile)
 	}
-	m := kms.NewManager(kms.WithLogger(log))
+	m := kms.NewManager(kms.WithLogger(log), kms.WithMeterProvider(mp))
 	cfg := kms.Config{
 		BackendType:     kms.BackendLocal,
 		KeyDir:          keyDir,

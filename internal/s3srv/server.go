@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, store: st, now: time.Now}
-	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger)
+	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger, cfg.MeterProvider)
 	if err != nil {
 		return nil, err
 	}

@@ -45,3 +45,37 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	require.LessOrEqual(t, runtime.NumGoroutine(), base)
 }
+
+// TestSmallStreamStartsNoWorkers: with WithConcurrency, a stream of one
+// segment starts no goroutine (a writer starts them with its second
+// segment; a reader whose source tells its length runs sequentially when it
+// holds one segment), and it still round-trips.
+func TestSmallStreamStartsNoWorkers(t *testing.T) {
+	opts := []Option{WithSegmentSize(1024), WithConcurrency(4)}
+	pt := seeded(1, 900)
+	base := runtime.NumGoroutine()
+	var ct bytes.Buffer
+	w, err := NewEncryptWriter(&ct, testKey, testAAD, opts...)
+	require.NoError(t, err)
+	_, err = w.Write(pt)
+	require.NoError(t, err)
+	require.Equal(t, base, runtime.NumGoroutine(), "writer of one segment")
+	r, err := NewDecryptReader(bytes.NewReader(encrypt(t, pt, opts...)), testKey, testAAD, opts...)
+	require.NoError(t, err)
+	require.Equal(t, base, runtime.NumGoroutine(), "reader of one segment")
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Equal(t, pt, got)
+	require.NoError(t, w.Close())
+	got, err = decryptAll(ct.Bytes(), opts...)
+	require.NoError(t, err)
+	require.Equal(t, pt, got)
+
+	// A second segment starts the writer's workers.
+	w, err = NewEncryptWriter(io.Discard, testKey, testAAD, opts...)
+	require.NoError(t, err)
+	_, err = w.Write(seeded(2, 3000))
+	require.NoError(t, err)
+	require.Greater(t, runtime.NumGoroutine(), base)
+	require.NoError(t, w.Close())
+}

@@ -41,11 +41,19 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 		return nil, &Error{Op: op, Segment: -1, Reason: "deriving the stream key", Err: err}
 	}
 	src := segmentSource{src: r, g: geometry{int64(c.segmentSize)}, prefix: h.prefix, pool: c.pool}
-	if c.concurrency > 1 {
+	if c.concurrency > 1 && !fitsOneSegment(r, src.g) {
 		return newParallelReader(aead, src, c.concurrency), nil
 	}
 	dr.aead, dr.src = aead, src
 	return dr, nil
+}
+
+// fitsOneSegment reports whether r says (as a bytes.Reader does, by Len)
+// that the rest of the stream is at most its first segment: then there is
+// nothing to parallelize, and the sequential reader saves starting workers.
+func fitsOneSegment(r io.Reader, g geometry) bool {
+	l, ok := r.(interface{ Len() int })
+	return ok && int64(l.Len()) <= g.ctCap(0)
 }
 
 // decryptReader is the sequential reader. It reads each segment into its

@@ -54,7 +54,6 @@ func NewEncryptWriter(w io.Writer, key, aad []byte, opts ...Option) (io.WriteClo
 		return nil, &Error{Op: op, Segment: -1, Reason: "deriving the stream key", Err: err}
 	}
 	ew.p.init(aead, c.segmentSize, c.concurrency, c.pool)
-	attach(ew, &ew.p)
 	return ew, nil
 }
 
@@ -151,6 +150,17 @@ func (w *encryptWriter) borrow(rest, capacity int) bool {
 func (w *encryptWriter) startSegment() error {
 	if w.next >= maxSegments {
 		return w.fail(&Error{Op: "Write", Segment: w.next, Err: ErrTooLarge})
+	}
+	if w.next == 1 && w.p.wantsWorkers() {
+		// A second segment: now the workers are worth starting. Segment
+		// 0, sealed on this goroutine, goes out first.
+		for w.p.inflight > 0 {
+			if err := w.emitOldest(); err != nil {
+				return err
+			}
+		}
+		w.p.start()
+		attach(w, &w.p)
 	}
 	for w.p.idle() == 0 {
 		if err := w.emitOldest(); err != nil {

@@ -38,7 +38,8 @@ type pipeline struct {
 	taken    int // taken and not yet submitted
 	borrowed int // borrowed jobs in flight
 	workers  *sealWorkers
-	one      [1]sealJob // jobs when sequential: no allocation of its own
+	n        int        // workers wanted: 1 for sequential
+	one      [1]sealJob // jobs until start: no allocation of its own
 }
 
 // sealWorkers is the goroutine pool. It is a separate object so that a
@@ -57,33 +58,38 @@ func (w *sealWorkers) stop() {
 	})
 }
 
-// init prepares a pipeline of 2n jobs (1 when sequential) and, for n > 1,
-// starts n workers. The caller registers their cleanup with attach, so they
-// end even if the writer is abandoned unfinished.
+// init prepares a pipeline for n workers. It starts sequential, with one
+// job and no goroutine; the writer calls start once the stream turns out to
+// have a second segment, so a small object written with WithConcurrency(n)
+// costs no more than without it.
 func (p *pipeline) init(aead cipher.AEAD, bufSize, n int, pool *BufferPool) {
-	p.aead, p.bufSize, p.pool = aead, bufSize, pool
-	size := 1
-	if n > 1 {
-		size = 2 * n
-	}
+	p.aead, p.bufSize, p.pool, p.n = aead, bufSize, pool, n
 	p.jobs = p.one[:]
-	if size > 1 {
-		p.jobs = make([]sealJob, size)
+}
+
+// wantsWorkers reports whether start has yet to be called for n > 1.
+func (p *pipeline) wantsWorkers() bool { return p.n > 1 && p.workers == nil }
+
+// start switches a sequential pipeline with nothing in flight or taken to
+// 2n jobs and n workers. The caller registers their cleanup with attach, so
+// they end even if the writer is abandoned unfinished.
+func (p *pipeline) start() {
+	if p.inflight != 0 || p.taken != 0 {
+		panic("stream: internal error: start with jobs in flight")
 	}
-	for i := range p.jobs {
-		p.jobs[i].slot = i
+	size := 2 * p.n
+	jobs := make([]sealJob, size)
+	jobs[0].buffer, p.one[0].buffer = p.one[0].buffer, buffer{} // keep segment 0's buffer
+	for i := range jobs {
+		jobs[i].slot = i
+		jobs[i].done = make(chan struct{}, 1)
 	}
-	if n == 1 {
-		return
-	}
+	p.jobs, p.next, p.head = jobs, 0, 0
 	w := &sealWorkers{}
-	for i := range p.jobs {
-		p.jobs[i].done = make(chan struct{}, 1)
-	}
-	for range n {
-		ch := make(chan *sealJob, size/n)
+	for range p.n {
+		ch := make(chan *sealJob, size/p.n)
 		w.ch = append(w.ch, ch)
-		go sealWorker(aead, ch)
+		go sealWorker(p.aead, ch)
 	}
 	p.workers = w
 }

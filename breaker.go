@@ -16,7 +16,7 @@ var ErrCircuitOpen = errors.New("kms: backend circuit open")
 // Circuit breaker defaults (see WithCircuitBreaker).
 const (
 	DefaultBreakerFailures = 5
-	DefaultBreakerCoolDown = 5 * time.Second
+	DefaultBreakerCoolDown = time.Second
 )
 
 // BreakerState is the state of the Manager's circuit breaker, in Status.

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 	"time"
 
 	"github.com/envkms/kms/backend"
@@ -434,4 +436,45 @@ func TestFakeEnvironmentIgnoredNamespaceSent(t *testing.T) {
 	if v := bad.Load(); v != nil {
 		t.Fatalf("request carried %v", v)
 	}
+}
+
+// A record left without its transit key (a creation interrupted after the
+// id was claimed, whose rollback failed too) is completed by the next
+// CreateKey of that id instead of blocking it with ErrKeyExists forever.
+func TestFakeCreateKeyCompletesInterruptedCreation(t *testing.T) {
+	f := newFakeVault(t)
+	var created atomic.Bool
+	f.route = func(w http.ResponseWriter, r *http.Request) bool {
+		p := strings.TrimPrefix(r.URL.Path, "/v1/")
+		switch {
+		case p == "secret/data/envkms/keys/half" && r.Method == "GET":
+			vaultData(w, map[string]any{
+				"data": map[string]any{"format": 1, "key_id": "half", "state": "Enabled",
+					"key_usage": "ENCRYPT_DECRYPT", "creation_date": "2025-01-01T00:00:00Z"},
+				"metadata": map[string]any{"version": 1},
+			})
+		case p == "transit/keys/half" && r.Method == "GET":
+			if !created.Load() {
+				vaultErr(w, 404)
+				return true
+			}
+			vaultData(w, map[string]any{"type": "aes256-gcm96", "latest_version": 1})
+		case p == "transit/keys/half" && (r.Method == "POST" || r.Method == "PUT"):
+			created.Store(true)
+			w.WriteHeader(204)
+		default:
+			return false
+		}
+		return true
+	}
+	b := newFakeBackend(t, f, Config{})
+	ctx := context.Background()
+	_, err := b.DescribeKey(ctx, "half")
+	require.ErrorIs(t, err, backend.ErrKeyNotFound, "the half-made key is unusable")
+	md, err := b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: "half"})
+	require.NoError(t, err)
+	require.Equal(t, 1, md.Version)
+	require.True(t, created.Load())
+	_, err = b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: "half"})
+	require.ErrorIs(t, err, backend.ErrKeyExists, "a complete key still exists")
 }

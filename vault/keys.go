@@ -34,7 +34,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			return backend.KeyMetadata{}, err
 		}
 		if existing != nil {
-			return backend.KeyMetadata{}, backend.ErrKeyExists
+			return b.finishCreate(ctx, existing)
 		}
 		rec := &record{
 			Format:       recordFormat,
@@ -85,6 +85,30 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 		b.log.Info("vault: adopting an existing transit key", "key_id", id, "version", tk.LatestVersion)
 	}
 	return tk, nil
+}
+
+// finishCreate handles a CreateKey that finds id's record already there:
+// ErrKeyExists, unless the record has no transit key. That is a creation
+// that claimed the id (the record is written first, with check-and-set),
+// failed to create the transit key and could not roll back either (Vault
+// went away in between, as when its active node dies): the key is then
+// unusable and its id blocked. Creating the transit key now completes it,
+// so a retried CreateKey after an outage succeeds instead of leaving the id
+// stuck.
+func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
+	_, err := b.readTransitKey(ctx, rec.KeyID)
+	switch {
+	case err == nil:
+		return backend.KeyMetadata{}, backend.ErrKeyExists
+	case !errors.Is(err, backend.ErrKeyNotFound):
+		return backend.KeyMetadata{}, err
+	}
+	tk, err := b.createTransitKey(ctx, rec.KeyID)
+	if err != nil {
+		return backend.KeyMetadata{}, err
+	}
+	b.log.Warn("vault: completed a key creation that an earlier failure left without its transit key", "key_id", rec.KeyID)
+	return rec.metadata(tk.LatestVersion), nil
 }
 
 // rollbackCreate removes a record whose transit key could not be created.

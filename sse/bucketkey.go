@@ -152,6 +152,7 @@ type bucketKeys struct {
 	calls map[cache.Key]*bkCall // bucket keys being generated
 
 	generated, reused, unwrapped, readHits, dropped atomic.Uint64
+	inst                                            *sseInstruments // set by New
 }
 
 // bkCall is a GenerateDataKey in flight for one write slot: other PUTs for
@@ -214,6 +215,9 @@ func (b *bucketKeys) generation() uint64 {
 	g := b.gen.CacheGeneration()
 	if old := b.seen.Load(); old != g && b.seen.CompareAndSwap(old, g) {
 		b.dropped.Add(1)
+		if b.inst != nil && b.inst.invalidations != nil {
+			b.inst.invalidations.Add(context.Background(), 1)
+		}
 		b.clear()
 	}
 	// Expired keys are wiped on the way, without a sweeper goroutine.
@@ -259,7 +263,7 @@ func writeSlot(kind, keyID string, canonicalContext []byte) cache.Key {
 // client's context, filling m's key entries.
 func (e *Encryptor) sealBucketKey(ctx context.Context, bucket, object string, m *objectMeta, keyID string, client map[string]string, oek []byte) error {
 	ec := bucketKeyContext(bucket, client)
-	k, err := e.bk.acquire(ctx, e.km, writeSlot(kindName(m.kind), keyID, ec.Canonical()), keyID, ec)
+	k, err := e.bk.acquire(ctx, e.km, m.kind, writeSlot(kindName(m.kind), keyID, ec.Canonical()), keyID, ec)
 	if err != nil {
 		return err
 	}
@@ -278,12 +282,13 @@ func (e *Encryptor) sealBucketKey(ctx context.Context, bucket, object string, m 
 // acquire returns a copy of the bucket key of slot (the caller clears
 // key), counting one object against it, and makes a new one when there is
 // none, or it is used up, expired or stale.
-func (b *bucketKeys) acquire(ctx context.Context, km KeyManager, slot cache.Key, keyID string, ec backend.EncryptionContext) (writeKey, error) {
+func (b *bucketKeys) acquire(ctx context.Context, km KeyManager, kind Kind, slot cache.Key, keyID string, ec backend.EncryptionContext) (writeKey, error) {
 	for {
 		g := b.generation()
 		if k, ok := b.write.Get(slot); ok {
 			if k.gen == g && b.current(k.gen) && k.uses.Add(1) <= b.maxObjects {
 				b.reused.Add(1)
+				b.inst.add(b.inst.uses, kind, opPut)
 				return k, nil
 			}
 			clear(k.key)
@@ -305,6 +310,7 @@ func (b *bucketKeys) acquire(ctx context.Context, km KeyManager, slot cache.Key,
 		b.calls[slot] = c
 		b.mu.Unlock()
 
+		b.inst.add(b.inst.bkCalls, kind, opPut)
 		k, err := b.generate(ctx, km, slot, keyID, ec, g)
 		b.mu.Lock()
 		delete(b.calls, slot)
@@ -355,7 +361,9 @@ func (e *Encryptor) openBucketKey(ctx context.Context, bucket, object string, m 
 	}
 	if ok {
 		b.readHits.Add(1)
+		e.inst.add(e.inst.uses, m.kind, opGet)
 	} else {
+		e.inst.add(e.inst.bkCalls, m.kind, opGet)
 		dk, err := e.km.Decrypt(ctx, m.wrappedKey, ec)
 		if err != nil {
 			return nil, errKMS(err)

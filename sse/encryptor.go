@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/envkms/kms/backend"
 )
 
@@ -17,6 +19,9 @@ type Encryptor struct {
 	concurrency int
 	bkConfig    bucketKeyConfig // options; see bucketkey.go
 	bk          *bucketKeys
+	// OpenTelemetry metrics; see metrics.go.
+	meterProvider metric.MeterProvider
+	inst          sseInstruments
 	// Segment buffers come from stream's internal pool: sized to each
 	// object, recycled, wiped of plaintext. A shared stream.BufferPool
 	// would hold a whole 1 MiB segment per stream, even a 4 KiB one.
@@ -55,6 +60,8 @@ func New(km KeyManager, opts ...Option) (*Encryptor, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.initMetrics()
+	bk.inst = &e.inst
 	e.bk = bk
 	return e, nil
 }
@@ -100,6 +107,7 @@ func (e *Encryptor) sealFor(ctx context.Context, bucket, object string, req *Req
 			}
 			return m, nil
 		}
+		e.inst.add(e.inst.okCalls, req.Kind, opPut)
 		dk, err := e.km.GenerateDataKey(ctx, req.KMSKeyID, kmsContext(bucket, object, client))
 		if err != nil {
 			return nil, errKMS(err)
@@ -145,6 +153,7 @@ func (e *Encryptor) openKey(ctx context.Context, bucket, object string, m *objec
 	if m.viaBucketKey {
 		return e.openBucketKey(ctx, bucket, object, m)
 	}
+	e.inst.add(e.inst.okCalls, m.kind, opGet)
 	dk, err := e.km.Decrypt(ctx, m.wrappedKey, kmsContext(bucket, object, m.kmsContext))
 	if err != nil {
 		return nil, errKMS(err)

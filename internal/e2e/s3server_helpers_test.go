@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/internal/s3srv"
@@ -67,6 +68,8 @@ type s3EnvOpts struct {
 	// client sends checksums only where S3 requires them.
 	sdkDefaultChecksums bool
 	dir                 string // reuse a data directory
+	// meterProvider is s3srv.Config.MeterProvider (nil: none).
+	meterProvider metric.MeterProvider
 }
 
 // keyRecorder wraps the KMS as sse sees it and remembers every plaintext
@@ -143,6 +146,7 @@ func startS3(t testing.TB, o s3EnvOpts) *s3Env {
 	srv, err := s3srv.New(ctx, s3srv.Config{
 		DataDir: e.dir, AccessKey: e.ak, SecretKey: e.sk, Logger: log,
 		AllowInsecureSSEC: o.allowInsecureSSEC, DisableEncryption: o.disableEncryption, Concurrency: o.concurrency,
+		MeterProvider: o.meterProvider,
 		WrapKeyManager: func(km sse.KeyManager) sse.KeyManager {
 			e.keys = &keyRecorder{inner: km}
 			return e.keys

@@ -62,7 +62,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// MeterProvider receives the KMS Manager's OpenTelemetry metrics
-	// (kms.WithMeterProvider); nil: none.
+	// (kms.WithMeterProvider) and the encryptor's bucket-key metrics
+	// (sse.WithMeterProvider); nil: none.
 	MeterProvider metric.MeterProvider
 }
 

@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.WrapKeyManager != nil {
 		km = cfg.WrapKeyManager(km)
 	}
-	if s.enc, err = sse.New(km, sse.WithConcurrency(cfg.Concurrency)); err != nil {
+	if s.enc, err = sse.New(km, sse.WithConcurrency(cfg.Concurrency), sse.WithMeterProvider(cfg.MeterProvider)); err != nil {
 		_ = s.m.Stop(ctx)
 		return nil, err
 	}

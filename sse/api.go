@@ -26,6 +26,10 @@ type Request struct {
 	KMSContext       map[string]string // SSE-KMS only; x-amz-server-side-encryption-context
 	BucketKeyEnabled bool              // SSE-KMS: seal under an S3 Bucket Key (bucketkey.go); SSE-S3 always does
 	CustomerKey      *CustomerKey      // SSE-C only
+
+	// bucketKeySet: the request gave the bucket-key header (ParsePut), so
+	// OrDefault keeps BucketKeyEnabled instead of taking the bucket's.
+	bucketKeySet bool
 }
 
 // KeyManager is the part of *kms.Manager this package uses. Any

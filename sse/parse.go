@@ -111,6 +111,7 @@ func ParsePut(h http.Header, tls bool, opts ...ParseOption) (*Request, error) {
 		req.KMSContext = m
 	}
 	if hasBucketKey {
+		req.bucketKeySet = true
 		switch strings.ToLower(bucketKey) {
 		case "true":
 			if req.Kind != KindKMS {

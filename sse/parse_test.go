@@ -45,8 +45,8 @@ func TestParsePut(t *testing.T) {
 		{"sse-kms key", []string{HeaderSSE, "aws:kms", HeaderKMSKeyID, "my-key"}, Request{Kind: KindKMS, KMSKeyID: "my-key"}},
 		{"sse-kms arn", []string{HeaderSSE, "aws:kms", HeaderKMSKeyID, "arn:aws:kms:us-east-1:123456789012:key/my-key"}, Request{Kind: KindKMS, KMSKeyID: "my-key"}},
 		{"sse-kms context", []string{HeaderSSE, "aws:kms", HeaderKMSContext, b64(`{"a":"b","c":"d"}`)}, Request{Kind: KindKMS, KMSContext: map[string]string{"a": "b", "c": "d"}}},
-		{"sse-kms bucket key", []string{HeaderSSE, "aws:kms", HeaderBucketKeyEnabled, "true"}, Request{Kind: KindKMS, BucketKeyEnabled: true}},
-		{"bucket key false", []string{HeaderSSE, "AES256", HeaderBucketKeyEnabled, "false"}, Request{Kind: KindS3}},
+		{"sse-kms bucket key", []string{HeaderSSE, "aws:kms", HeaderBucketKeyEnabled, "true"}, Request{Kind: KindKMS, BucketKeyEnabled: true, bucketKeySet: true}},
+		{"bucket key false", []string{HeaderSSE, "AES256", HeaderBucketKeyEnabled, "false"}, Request{Kind: KindS3, bucketKeySet: true}},
 		{"non-sse header ignored", []string{"X-Amz-Meta-Foo", "bar"}, Request{Kind: KindNone}},
 	}
 	for _, c := range ok {

@@ -37,11 +37,31 @@ func BucketDefault(sseAlgorithm, kmsMasterKeyID string, bucketKeyEnabled bool) (
 
 // OrDefault returns r unless r asks for no encryption; then def (nil: no
 // default, a Request of KindNone).
+//
+// The S3 Bucket Key setting follows S3 ("Configuring an S3 Bucket Key at the
+// object level"): an SSE-KMS object — asked for by r or by def — takes r's
+// x-amz-server-side-encryption-bucket-key-enabled when ParsePut saw that
+// header, and otherwise the bucket's setting, def.BucketKeyEnabled. So an
+// SSE-KMS PUT or COPY into a bucket with bucket keys uses one unless the
+// request says "false", and a copy takes the destination bucket's setting,
+// not the source object's. The result is then a copy; r and def are not
+// changed.
 func (r *Request) OrDefault(def *Request) *Request {
 	if r != nil && r.Kind != KindNone {
+		if r.Kind == KindKMS && !r.bucketKeySet && def != nil && def.BucketKeyEnabled && !r.BucketKeyEnabled {
+			c := *r
+			c.BucketKeyEnabled = true
+			return &c
+		}
 		return r
 	}
 	if def != nil {
+		if r != nil && r.bucketKeySet && def.Kind == KindKMS && def.BucketKeyEnabled != r.BucketKeyEnabled {
+			c := *def
+			c.BucketKeyEnabled = r.BucketKeyEnabled
+			c.bucketKeySet = true
+			return &c
+		}
 		return def
 	}
 	if r != nil {

@@ -17,7 +17,9 @@ type Backend interface {
 	// DescribeKey returns a key's metadata or ErrKeyNotFound.
 	DescribeKey(ctx context.Context, keyID string) (KeyMetadata, error)
 	// ListKeys returns keys in ascending KeyID order, at most req.Limit of
-	// them (0 means a backend default), starting after req.Marker.
+	// them (0 means a backend default), starting after req.Marker. Keys it
+	// finds but cannot describe are reported in UnreadableKeyIDs, not
+	// dropped. A backend may also implement KeyEditor.
 	ListKeys(ctx context.Context, req ListKeysRequest) (ListKeysResult, error)
 	// EnableKey re-enables a disabled key (including one whose deletion
 	// was cancelled).

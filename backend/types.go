@@ -57,6 +57,14 @@ type ListKeysResult struct {
 	Keys       []KeyMetadata
 	Truncated  bool   // more keys follow
 	NextMarker string // pass as Marker for the next page when Truncated
+
+	// UnreadableKeyIDs are keys of this page the backend found but could
+	// not describe (a damaged record, or one written by a newer format), in
+	// ascending order. They count towards Limit and NextMarker moves past
+	// them, so a damaged key never strands the keys after it. A failure
+	// that concerns no particular key (the store is unreachable, access
+	// denied) fails the listing instead.
+	UnreadableKeyIDs []string
 }
 
 // DefaultListLimit is the page size used when ListKeysRequest.Limit is 0.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,6 +158,18 @@ func TestCorruptKeyFile(t *testing.T) {
 			}
 			if strings.Join(ids, ",") != "healthy,zzz" {
 				t.Fatalf("ListKeys = %v", ids)
+			}
+			if !slices.Equal(res.UnreadableKeyIDs, []string{"victim"}) {
+				t.Fatalf("ListKeys UnreadableKeyIDs = %v, want [victim]", res.UnreadableKeyIDs)
+			}
+			// Paging moves past the damaged key: it counts towards the page.
+			p1, err := b2.ListKeys(ctx, backend.ListKeysRequest{Limit: 2})
+			if err != nil || len(p1.Keys) != 1 || !p1.Truncated || p1.NextMarker != "victim" || len(p1.UnreadableKeyIDs) != 1 {
+				t.Fatalf("ListKeys(limit 2) = %+v, %v", p1, err)
+			}
+			p2, err := b2.ListKeys(ctx, backend.ListKeysRequest{Limit: 2, Marker: p1.NextMarker})
+			if err != nil || len(p2.Keys) != 1 || p2.Keys[0].KeyID != "zzz" || p2.Truncated || len(p2.UnreadableKeyIDs) != 0 {
+				t.Fatalf("ListKeys(after victim) = %+v, %v", p2, err)
 			}
 			if purged, err := b2.Purge(ctx); len(purged) != 0 || !errors.As(err, &fe) {
 				t.Fatalf("Purge = %v, %v; want the file reported", purged, err)

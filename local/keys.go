@@ -113,8 +113,9 @@ func (b *Backend) listIDs() ([]string, error) {
 }
 
 // ListKeys lists keys in ascending id order. Key files that fail to load are
-// skipped and logged (a *FileError at Warn level), never failing the listing.
-// Truncated may be set when only unloadable keys follow.
+// reported in UnreadableKeyIDs (and logged, a *FileError at Warn level),
+// never failing the listing; they count towards the page size. A key
+// file removed meanwhile is not listed.
 func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (backend.ListKeysResult, error) {
 	const op = "ListKeys"
 	if err := b.begin(ctx, op, ""); err != nil {
@@ -137,10 +138,11 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 		start++
 	}
 	var res backend.ListKeysResult
+	n, last := 0, ""
 	for i := start; i < len(ids); i++ {
-		if len(res.Keys) == limit {
+		if n == limit {
 			res.Truncated = true
-			res.NextMarker = res.Keys[len(res.Keys)-1].KeyID
+			res.NextMarker = last
 			break
 		}
 		if err := ctx.Err(); err != nil {
@@ -148,12 +150,15 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 		}
 		e, err := b.entry(ctx, ids[i])
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) { // deleted meanwhile: just skip
-				b.log.Warn("local: skipping unreadable key file", "key_id", ids[i], "error", err)
+			if !errors.Is(err, fs.ErrNotExist) { // deleted meanwhile: not listed
+				b.log.Warn("local: listing an unreadable key file", "key_id", ids[i], "error", err)
+				res.UnreadableKeyIDs = append(res.UnreadableKeyIDs, ids[i])
+				n, last = n+1, ids[i]
 			}
 			continue
 		}
 		res.Keys = append(res.Keys, e.metadata())
+		n, last = n+1, ids[i]
 	}
 	return res, nil
 }

@@ -91,7 +91,7 @@ func TestNothingSecretInLogsOrErrors(t *testing.T) {
 	if len(errs) < 9 {
 		t.Fatalf("only %d errors recorded", len(errs))
 	}
-	if !strings.Contains(logs.String(), "skipping unreadable key file") {
+	if !strings.Contains(logs.String(), "listing an unreadable key file") {
 		t.Fatalf("corrupt file not logged:\n%s", logs.String())
 	}
 	var texts []string

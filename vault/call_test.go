@@ -70,6 +70,21 @@ func TestCallPreamble(t *testing.T) {
 				return err
 			},
 			func(ctx context.Context, b *Backend) error { _, err := b.TagKey(ctx, "a/b", nil); return err }, ""},
+		{"UntagKey", fakeKey,
+			func(ctx context.Context, b *Backend) error {
+				_, err := b.UntagKey(ctx, fakeKey, []string{"a"})
+				return err
+			},
+			func(ctx context.Context, b *Backend) error { _, err := b.UntagKey(ctx, "a/b", nil); return err }, ""},
+		{"UpdateKeyDescription", fakeKey,
+			func(ctx context.Context, b *Backend) error {
+				_, err := b.UpdateKeyDescription(ctx, fakeKey, "d")
+				return err
+			},
+			func(ctx context.Context, b *Backend) error {
+				_, err := b.UpdateKeyDescription(ctx, "a/b", "")
+				return err
+			}, ""},
 		{"GenerateDataKey", fakeKey,
 			func(ctx context.Context, b *Backend) error {
 				_, err := b.GenerateDataKey(ctx, fakeKey, nil)

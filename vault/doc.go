@@ -24,8 +24,9 @@
 //     JSON record in KV version 2 at <KVMount>/data/<KeyPathPrefix>/<id>,
 //     written with check-and-set (cas) so concurrent administrators never
 //     lose each other's updates: a cas conflict re-reads and re-applies.
-//     ListKeys lists <KVMount>/metadata/<KeyPathPrefix>. [Backend.TagKey]
-//     (beyond the backend.Backend contract) merges tags the same way.
+//     ListKeys lists <KVMount>/metadata/<KeyPathPrefix>. The
+//     backend.KeyEditor methods ([Backend.UpdateKeyDescription],
+//     [Backend.TagKey], [Backend.UntagKey]) update the record the same way.
 //   - The backend enforces states itself: GenerateDataKey and Rewrap need an
 //     Enabled key; Decrypt works for Enabled and Disabled keys and is refused
 //     while PendingDeletion. Data-key calls trust a state read from KV for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -342,27 +343,90 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 	})
 }
 
-// TagKey merges tags into the key's tags; an empty value removes that tag.
-// Like every metadata change it is a check-and-set update, so concurrent
-// TagKey calls (from any number of processes) never lose each other's tags.
-func (b *Backend) TagKey(ctx context.Context, keyID string, tags map[string]string) (backend.KeyMetadata, error) {
-	const op = "TagKey"
-	if err := backend.ValidateTags(tags); err != nil {
-		return backend.KeyMetadata{}, opError(op, keyID, err)
+var _ backend.KeyEditor = (*Backend)(nil)
+
+// UpdateKeyDescription replaces a key's description (see
+// backend.KeyEditor). Like every metadata change it is a check-and-set
+// update of the KV record, so concurrent edits (from any number of
+// processes) never lose each other.
+func (b *Backend) UpdateKeyDescription(ctx context.Context, keyID, description string) (backend.KeyMetadata, error) {
+	const op = "UpdateKeyDescription"
+	if err := backend.ValidateDescription(description); err != nil {
+		return backend.KeyMetadata{}, editArgErr(op, keyID, err)
 	}
 	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
-		if r.Tags == nil {
-			r.Tags = make(map[string]string)
+		if err := editable(r); err != nil {
+			return err
 		}
-		for k, v := range tags {
-			if v == "" {
-				delete(r.Tags, k)
-			} else {
-				r.Tags[k] = v
-			}
+		if r.Description == description {
+			return errNoChange
 		}
-		return backend.ValidateTags(r.Tags)
+		r.Description = description
+		return nil
 	})
+}
+
+// TagKey adds tags or replaces their values (see backend.KeyEditor; an
+// empty value is a value: UntagKey removes tags). A check-and-set update,
+// so concurrent TagKey calls (from any number of processes) never lose each
+// other's tags.
+func (b *Backend) TagKey(ctx context.Context, keyID string, tags map[string]string) (backend.KeyMetadata, error) {
+	const op = "TagKey"
+	if err := backend.ValidateTagRequest(tags); err != nil {
+		return backend.KeyMetadata{}, editArgErr(op, keyID, err)
+	}
+	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
+		if err := editable(r); err != nil {
+			return err
+		}
+		merged, err := backend.MergeTags(r.Tags, tags)
+		if err != nil {
+			return err
+		}
+		if maps.Equal(merged, r.Tags) {
+			return errNoChange
+		}
+		r.Tags = merged
+		return nil
+	})
+}
+
+// UntagKey removes tags (see backend.KeyEditor), as a check-and-set update.
+func (b *Backend) UntagKey(ctx context.Context, keyID string, tagKeys []string) (backend.KeyMetadata, error) {
+	const op = "UntagKey"
+	if err := backend.ValidateUntagRequest(tagKeys); err != nil {
+		return backend.KeyMetadata{}, editArgErr(op, keyID, err)
+	}
+	return b.updateDescribe(ctx, op, keyID, func(r *record) error {
+		if err := editable(r); err != nil {
+			return err
+		}
+		rest, removed, err := backend.RemoveTags(r.Tags, tagKeys)
+		if err != nil {
+			return err
+		}
+		if !removed {
+			return errNoChange
+		}
+		r.Tags = rest
+		return nil
+	})
+}
+
+// editable refuses edits of a key pending deletion (or being purged).
+func editable(r *record) error {
+	if r.publicState() == backend.KeyStatePendingDeletion {
+		return backend.ErrKeyPendingDeletion
+	}
+	return nil
+}
+
+// editArgErr reports an invalid argument; an invalid key id wins.
+func editArgErr(op, keyID string, err error) error {
+	if kerr := backend.ValidateKeyID(keyID); kerr != nil {
+		return opError(op, "", kerr)
+	}
+	return opError(op, keyID, err)
 }
 
 // update runs updateRecord for op with the usual checks and error wrapping.

@@ -36,6 +36,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"EnableDisable", s.testEnableDisable},
 		{"ScheduleDeletionWindow", s.testScheduleDeletionWindow},
 		{"ScheduleAndCancelDeletion", s.testScheduleAndCancelDeletion},
+		{"KeyEditor", s.testKeyEditor},
+		{"KeyEditorConcurrent", s.testKeyEditorConcurrent},
 		{"Rotate", s.testRotate},
 		{"RewrapContext", s.testRewrapContext},
 		{"DataKeys", s.testDataKeys},

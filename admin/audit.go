@@ -35,13 +35,21 @@ func (c *call) audit(start time.Time) {
 	}
 	attrs := []slog.Attr{
 		slog.String("principal", principal),
-		slog.String("action", c.action),
+		slog.String("action", string(c.action)),
+		slog.String("operation", c.op),
 		slog.String("key_id", keyID),
 		slog.String("outcome", outcome),
 		slog.Int("status", status),
 		slog.String("method", c.r.Method),
 		slog.String("remote_addr", c.r.RemoteAddr),
 		slog.Duration("duration", time.Since(start)),
+	}
+	if c.resource != "" {
+		r := c.resource
+		if len(r) > maxLoggedKeyID+len(keyResourcePrefix) {
+			r = r[:maxLoggedKeyID+len(keyResourcePrefix)] + "..."
+		}
+		attrs = append(attrs, slog.String("resource", r))
 	}
 	if c.reason != "" {
 		attrs = append(attrs, slog.String("reason", c.reason))

@@ -26,8 +26,21 @@ func (c *call) generateDataKey() error {
 	default:
 		return badRequest("key_spec must be AES_256")
 	}
-	c.keyID = req.KeyID
-	dk, err := c.h.m.GenerateDataKey(c.ctx, req.KeyID, kms.EncryptionContext(req.EncryptionContext))
+	// Resolve the default key here, so the key authorized is the key used.
+	id := req.KeyID
+	if id == "" {
+		id = c.h.m.DefaultKeyID()
+	}
+	var err error
+	if id == "" {
+		err = c.authorize(ResourceAll) // the Manager refuses it next (400)
+	} else {
+		err = c.authorizeKey(id)
+	}
+	if err != nil {
+		return err
+	}
+	dk, err := c.h.m.GenerateDataKey(c.ctx, id, kms.EncryptionContext(req.EncryptionContext))
 	if err != nil {
 		return err
 	}
@@ -57,15 +70,27 @@ func (c *call) decrypt() error {
 	if err != nil {
 		return badRequest("ciphertext_blob is not valid base64")
 	}
-	c.keyID = req.KeyID
+	// With key_id, the call is authorized before anything is decrypted;
+	// without, on the key the ciphertext names, before the plaintext is
+	// returned.
+	if req.KeyID != "" {
+		if err := c.authorizeKey(req.KeyID); err != nil {
+			return err
+		}
+	}
 	dk, err := c.h.m.Decrypt(c.ctx, ct, kms.EncryptionContext(req.EncryptionContext))
 	if err != nil {
 		return err
 	}
 	defer dk.Zero()
-	c.keyID = dk.KeyID
 	if req.KeyID != "" && req.KeyID != dk.KeyID {
+		c.keyID = dk.KeyID
 		return badRequest("ciphertext was not produced under key_id")
+	}
+	if req.KeyID == "" {
+		if err := c.authorizeKey(dk.KeyID); err != nil {
+			return err
+		}
 	}
 	c.writeSecret(dk.KeyID, "plaintext", dk.Plaintext, nil)
 	return nil

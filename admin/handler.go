@@ -51,6 +51,7 @@ func WithPrefix(prefix string) Option {
 type handler struct {
 	m       *kms.Manager
 	auth    Authenticator
+	authz   Authorizer
 	logger  *slog.Logger
 	maxBody int64
 	prefix  string
@@ -58,28 +59,45 @@ type handler struct {
 }
 
 // NewHandler returns the KMS admin API as an http.Handler over m. Endpoints
-// (relative to wherever it is mounted, e.g. /admin/v3/):
+// (relative to wherever it is mounted, e.g. /admin/v3/), with the Action
+// each needs (see WithAuthorizer; "per key" ones on KeyResource):
 //
-//	POST   kms/configure            full kms.Config JSON → {"success","message","status"}
-//	POST   kms/reconfigure          partial config (kms.ConfigPatch) → same
-//	POST   kms/start                optional {"force": true} restarts → same
-//	POST   kms/stop                 → same
-//	GET    kms/status               kms.Status (secrets redacted); kms/service-status is an alias
-//	GET    kms/config               {"backend","cache_enabled","cache_max_keys","cache_ttl_seconds","default_key_id"}
-//	POST   kms/clear-cache          204
-//	POST   kms/keys                 {"KeyUsage","Description","Tags"} → {"key_id","key_metadata"}
-//	GET    kms/keys?limit=&marker=  {"keys":[{"key_id","description",...}],"truncated","next_marker"}
-//	GET    kms/keys/{key_id}        {"key_metadata"}
-//	DELETE kms/keys/delete          {"key_id","pending_window_in_days"} → {"key_id","deletion_date","pending_window_in_days","key_metadata"}
-//	POST   kms/keys/cancel-deletion {"key_id"} → {"key_id","key_metadata"}
-//	POST   kms/keys/{key_id}/enable|disable|rotate → {"key_id","key_metadata"}
-//	POST   kms/generate-data-key    {"key_id","key_spec","encryption_context"} → {"key_id","plaintext_key","ciphertext_blob"}
-//	POST   kms/decrypt              {"ciphertext_blob","encryption_context"} → {"key_id","plaintext"}
+//	POST   kms/configure             kms:Configure        full kms.Config JSON → {"success","message","status"}
+//	POST   kms/reconfigure           kms:Configure        partial config (kms.ConfigPatch) → same
+//	POST   kms/start                 kms:ServiceControl   optional {"force": true} restarts → same
+//	POST   kms/stop                  kms:ServiceControl   → same
+//	GET    kms/status                kms:ServiceControl   kms.Status (secrets redacted); kms/service-status is an alias
+//	GET    kms/config                kms:Configure        {"backend","cache_enabled","cache_max_keys","cache_ttl_seconds","default_key_id"}
+//	POST   kms/clear-cache           kms:ClearCache       204
+//	POST   kms/keys                  kms:CreateKey        per key; {"KeyUsage","Description","Tags","KeyId"} → key answer
+//	GET    kms/keys?limit=&marker=   kms:ListKeys         {"keys":[{"key_id","description","enabled","key_state"}],"truncated","next_marker"[,"unreadable_key_ids"]}
+//	GET    kms/keys/{key_id}         kms:DescribeKey      per key; {"key_metadata"}
+//	DELETE kms/keys/delete           kms:DeleteKey        per key; {"key_id","pending_window_in_days"} → {"success","message","key_id","deletion_date","pending_window_in_days","key_metadata"}
+//	POST   kms/keys/cancel-deletion  kms:DeleteKey        per key; {"key_id"} → key answer
+//	POST   kms/keys/enable           kms:EnableKey        per key; {"key_id"} → key answer
+//	POST   kms/keys/disable          kms:DisableKey       per key; {"key_id"} → key answer
+//	POST   kms/keys/rotate           kms:RotateKey        per key; {"key_id"} → key answer
+//	POST   kms/keys/update-description kms:UpdateKeyDescription per key; {"key_id","description"} → key answer
+//	POST   kms/keys/tag              kms:TagResource      per key; {"key_id","tags":{...}} → key answer
+//	POST   kms/keys/untag            kms:UntagResource    per key; {"key_id","tag_keys":[...]} → key answer
+//	POST   kms/keys/{key_id}/enable|disable|rotate       aliases of the three above, empty body
+//	POST   kms/generate-data-key     kms:GenerateDataKey  per key; {"key_id","key_spec","encryption_context"} → {"key_id","plaintext_key","ciphertext_blob"}
+//	POST   kms/decrypt               kms:Decrypt          per key; {"ciphertext_blob","encryption_context","key_id"} → {"key_id","plaintext"}
+//
+// A key answer is RustFS's {"success","message","key_id"} plus
+// "key_metadata". Update-description, tag and untag need a backend that
+// implements backend.KeyEditor (local, vault and memory do); otherwise they
+// are 400. Listing: limit defaults to 100 and is served as at most 1000
+// (truncated, with a next_marker, when more keys follow); a malformed or
+// value-less limit is 400; limit=0 is an empty page; next_marker is opaque;
+// keys the backend cannot read are listed in unreadable_key_ids, and a
+// listing of all keys of which none is readable is a 500.
 //
 // Errors are {"code","message"}: 400 InvalidRequest, 401 and 403
 // AccessDenied, 404 NotFound, 405 MethodNotAllowed, 409 Conflict, 500
-// InternalError. Every request is authenticated (see WithAuthenticator) and
-// must come from an admin Principal.
+// InternalError. Every request is authenticated (see WithAuthenticator);
+// without an Authorizer (WithAuthorizer) it must come from an admin
+// Principal, with one the Authorizer decides.
 func NewHandler(m *kms.Manager, opts ...Option) http.Handler {
 	h := &handler{m: m, logger: slog.Default(), maxBody: DefaultMaxBodyBytes, routes: routeTable()}
 	for _, o := range opts {
@@ -102,22 +120,28 @@ type call struct {
 	ctx       context.Context
 	params    map[string]string
 	principal Principal
-	action    string
+	action    Action
+	op        string
 	keyID     string
-	status    int
-	reason    string // safe error text for the audit log
-	written   bool
+	resource  string // what action was checked on; "" before authorization
+	// authorized is set once the Authorizer allowed the call (or none is
+	// configured); writeRaw refuses to write a success before.
+	authorized bool
+	status     int
+	reason     string // safe error text for the audit log
+	written    bool
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &call{h: h, w: w, r: r, ctx: r.Context(), action: "unknown"}
+	c := &call{h: h, w: w, r: r, ctx: r.Context(), action: "unknown", op: "unknown"}
 	defer c.audit(start)
 	defer c.recoverPanic()
 
 	rt, params, allowed := h.route(r)
 	if rt != nil {
 		c.action = rt.action
+		c.op = rt.op
 		c.params = params
 		c.keyID = params["key_id"]
 	}
@@ -126,7 +150,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case rt != nil:
-		if err := rt.fn(c); err != nil {
+		var err error
+		switch {
+		case !rt.perKey:
+			err = c.authorize(ResourceAll)
+		case c.keyID != "": // the key is in the path
+			err = c.authorizeKey(c.keyID)
+		}
+		if err == nil {
+			err = rt.fn(c)
+		}
+		if err != nil {
 			c.fail(err)
 		}
 	case len(allowed) > 0:
@@ -151,7 +185,7 @@ func (c *call) authenticate() bool {
 	case err != nil:
 		c.fail(&apiError{status: http.StatusUnauthorized, msg: authReason(err), err: err, reason: authReason(err)})
 		return false
-	case !p.Admin:
+	case !p.Admin && c.h.authz == nil:
 		c.fail(&apiError{status: http.StatusForbidden, msg: "admin access required", reason: "principal is not an admin"})
 		return false
 	}

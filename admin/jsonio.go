@@ -156,6 +156,11 @@ func (c *call) writeJSON(status int, v any) error {
 }
 
 func (c *call) writeRaw(status int, b []byte) {
+	if status < 400 && !c.authorized {
+		// A handler bug: it answered before authorizing. Refuse.
+		c.reason = "internal error: response before authorization"
+		status, b = http.StatusInternalServerError, []byte(`{"code":"InternalError","message":"internal error"}`)
+	}
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -167,6 +172,10 @@ func (c *call) writeRaw(status int, b []byte) {
 }
 
 func (c *call) noContent() error {
+	if !c.authorized {
+		c.writeRaw(http.StatusNoContent, nil) // refuses, see writeRaw
+		return nil
+	}
 	c.w.Header().Set("Cache-Control", "no-store")
 	c.w.WriteHeader(http.StatusNoContent)
 	c.status = http.StatusNoContent

@@ -1,17 +1,23 @@
 package admin
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/envkms/kms"
+	"github.com/envkms/kms/backend"
 )
 
-// Key listing bounds.
-const maxListLimit = 1000
+// Key listing bounds: the page size when limit is absent, and the largest
+// page served (a larger limit is served as this).
+const (
+	DefaultListLimit = 100
+	maxListLimit     = 1000
+)
 
 // Default deletion window when pending_window_in_days is absent, in days.
 const defaultPendingDays = 7
@@ -48,10 +54,17 @@ func toKeyMetadata(m kms.KeyMetadata) keyMetadata {
 	}
 }
 
-// keyResponse answers key calls that return one key.
+// keyResponse answers key calls that return one key: RustFS's
+// {"success","message","key_id"} plus the key's metadata.
 type keyResponse struct {
+	Success     bool        `json:"success"`
+	Message     string      `json:"message"`
 	KeyID       string      `json:"key_id,omitempty"`
 	KeyMetadata keyMetadata `json:"key_metadata"`
+}
+
+func (c *call) keyOK(msg string, md kms.KeyMetadata) error {
+	return c.writeJSON(http.StatusOK, keyResponse{Success: true, Message: msg, KeyID: md.KeyID, KeyMetadata: toKeyMetadata(md)})
 }
 
 const keyUsageEncryptDecrypt = "ENCRYPT_DECRYPT"
@@ -124,14 +137,20 @@ func (c *call) createKey() error {
 			return badRequest("KeyId must not be empty")
 		}
 		cr.KeyID = *id
-		c.keyID = *id
+	} else {
+		// Generated here rather than by the backend, so that the
+		// authorization names the key it creates.
+		cr.KeyID = backend.NewKeyID()
+	}
+	if err := c.authorizeKey(cr.KeyID); err != nil {
+		return err
 	}
 	md, err := c.h.m.CreateKey(c.ctx, cr)
 	if err != nil {
 		return err
 	}
 	c.keyID = md.KeyID
-	return c.writeJSON(http.StatusOK, keyResponse{KeyID: md.KeyID, KeyMetadata: toKeyMetadata(md)})
+	return c.keyOK("key created", md)
 }
 
 // listEntry is one key in the kms/keys listing.
@@ -143,9 +162,10 @@ type listEntry struct {
 }
 
 type listResponse struct {
-	Keys       []listEntry `json:"keys"`
-	Truncated  bool        `json:"truncated"`
-	NextMarker *string     `json:"next_marker"`
+	Keys             []listEntry `json:"keys"`
+	Truncated        bool        `json:"truncated"`
+	NextMarker       *string     `json:"next_marker"`
+	UnreadableKeyIDs []string    `json:"unreadable_key_ids,omitempty"`
 }
 
 // queryValue returns query parameter name ("" when absent), refusing it given
@@ -160,29 +180,58 @@ func queryValue(q url.Values, name string) (string, error) {
 	return "", badRequest("query parameter " + quoteField(name) + " given twice")
 }
 
+// listKeys serves the listing contract: limit defaults to
+// DefaultListLimit, must be a non-negative integer when given (a value-less
+// or malformed limit is 400), and is served as at most maxListLimit (the
+// page is then truncated with a next_marker when more keys follow);
+// limit=0 is an empty page whose truncated says whether keys follow. The
+// marker is opaque: the next_marker of the page before. Keys the backend
+// found but could not read are reported in unreadable_key_ids; a listing of
+// the whole key set (no marker, not truncated) in which nothing could be
+// read is an error, not an empty list.
 func (c *call) listKeys() error {
 	q := c.r.URL.Query()
 	marker, err := queryValue(q, "marker")
 	if err != nil {
 		return err
 	}
-	limit, err := queryValue(q, "limit")
-	if err != nil {
-		return err
-	}
-	req := kms.ListKeysRequest{Marker: marker}
-	if limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 0 {
+	limit := DefaultListLimit
+	if q.Has("limit") {
+		v, err := queryValue(q, "limit")
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		switch {
+		case err == nil:
+			limit = int(min(n, maxListLimit))
+		case errors.Is(err, strconv.ErrRange):
+			limit = maxListLimit
+		default:
 			return badRequest("limit must be a non-negative integer")
 		}
-		req.Limit = min(n, maxListLimit)
 	}
+	req := kms.ListKeysRequest{Marker: marker, Limit: max(limit, 1)}
 	res, err := c.h.m.ListKeys(c.ctx, req)
 	if err != nil {
 		return err
 	}
-	out := listResponse{Keys: make([]listEntry, 0, len(res.Keys)), Truncated: res.Truncated}
+	if limit == 0 {
+		out := listResponse{Keys: []listEntry{}, Truncated: len(res.Keys)+len(res.UnreadableKeyIDs) > 0 || res.Truncated}
+		if out.Truncated && marker != "" {
+			out.NextMarker = &marker
+		}
+		return c.writeJSON(http.StatusOK, out)
+	}
+	if marker == "" && !res.Truncated && len(res.Keys) == 0 && len(res.UnreadableKeyIDs) > 0 {
+		ids := res.UnreadableKeyIDs
+		return &apiError{
+			status: http.StatusInternalServerError,
+			msg:    fmt.Sprintf("no key could be read: %d damaged or unreadable key records", len(ids)),
+			reason: fmt.Sprintf("listing found %d keys and could read none; the first is %s", len(ids), quoteField(ids[0])),
+		}
+	}
+	out := listResponse{Keys: make([]listEntry, 0, len(res.Keys)), Truncated: res.Truncated, UnreadableKeyIDs: res.UnreadableKeyIDs}
 	for _, k := range res.Keys {
 		out.Keys = append(out.Keys, listEntry{KeyID: k.KeyID, Description: k.Description, Enabled: k.State == kms.KeyStateEnabled, KeyState: k.State})
 	}
@@ -213,6 +262,8 @@ type deleteRequest struct {
 }
 
 type deleteResponse struct {
+	Success             bool        `json:"success"`
+	Message             string      `json:"message"`
 	KeyID               string      `json:"key_id"`
 	DeletionDate        *time.Time  `json:"deletion_date"`
 	PendingWindowInDays int         `json:"pending_window_in_days"`
@@ -261,7 +312,9 @@ func (c *call) scheduleDeletion() error {
 	if req.KeyID == "" {
 		return badRequest("key_id is required")
 	}
-	c.keyID = req.KeyID
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
 	days := defaultPendingDays
 	if req.PendingWindowInDays != nil {
 		days = *req.PendingWindowInDays
@@ -271,54 +324,168 @@ func (c *call) scheduleDeletion() error {
 		return err
 	}
 	return c.writeJSON(http.StatusOK, deleteResponse{
+		Success: true, Message: "key deletion scheduled",
 		KeyID: md.KeyID, DeletionDate: md.DeletionDate, PendingWindowInDays: days, KeyMetadata: toKeyMetadata(md),
 	})
 }
 
 func (c *call) cancelDeletion() error {
+	id, err := c.bodyKeyID()
+	if err != nil {
+		return err
+	}
+	md, err := c.h.m.CancelKeyDeletion(c.ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.keyOK("key deletion cancelled", md)
+}
+
+// bodyKeyID reads a required {"key_id"} body and authorizes the call on
+// that key.
+func (c *call) bodyKeyID() (string, error) {
 	var req keyIDRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
+		return "", err
+	}
+	if req.KeyID == "" {
+		return "", badRequest("key_id is required")
+	}
+	return req.KeyID, c.authorizeKey(req.KeyID)
+}
+
+// targetKey returns the key of enable, disable and rotate: the {key_id}
+// path segment (already authorized; the body must be empty or {}), or else
+// the key_id of a required {"key_id"} body.
+func (c *call) targetKey() (string, error) {
+	if id := c.params["key_id"]; id != "" {
+		if _, err := c.decodeBody(&struct{}{}, false); err != nil {
+			return "", err
+		}
+		return id, nil
+	}
+	return c.bodyKeyID()
+}
+
+func (c *call) enableKey() error {
+	id, err := c.targetKey()
+	if err != nil {
+		return err
+	}
+	if err := c.h.m.EnableKey(c.ctx, id); err != nil {
+		return err
+	}
+	return c.respondKey(id, "key enabled")
+}
+
+func (c *call) disableKey() error {
+	id, err := c.targetKey()
+	if err != nil {
+		return err
+	}
+	if err := c.h.m.DisableKey(c.ctx, id); err != nil {
+		return err
+	}
+	return c.respondKey(id, "key disabled")
+}
+
+func (c *call) rotateKey() error {
+	id, err := c.targetKey()
+	if err != nil {
+		return err
+	}
+	md, err := c.h.m.RotateKey(c.ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.keyOK("key rotated", md)
+}
+
+func (c *call) respondKey(keyID, msg string) error {
+	md, err := c.h.m.DescribeKey(c.ctx, keyID)
+	if err != nil {
+		return err
+	}
+	return c.keyOK(msg, md)
+}
+
+// updateDescriptionRequest is RustFS's UpdateKeyDescriptionRequest.
+type updateDescriptionRequest struct {
+	KeyID       string  `json:"key_id"`
+	Description *string `json:"description"`
+}
+
+func (c *call) updateDescription() error {
+	var req updateDescriptionRequest
 	if _, err := c.decodeBody(&req, true); err != nil {
 		return err
 	}
 	if req.KeyID == "" {
 		return badRequest("key_id is required")
 	}
-	c.keyID = req.KeyID
-	md, err := c.h.m.CancelKeyDeletion(c.ctx, req.KeyID)
+	if req.Description == nil {
+		return badRequest("description is required")
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.UpdateKeyDescription(c.ctx, req.KeyID, *req.Description)
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, keyResponse{KeyID: md.KeyID, KeyMetadata: toKeyMetadata(md)})
+	return c.keyOK("key description updated", md)
 }
 
-func (c *call) enableKey() error  { return c.setKeyState(c.h.m.EnableKey) }
-func (c *call) disableKey() error { return c.setKeyState(c.h.m.DisableKey) }
-
-func (c *call) setKeyState(fn func(ctx context.Context, keyID string) error) error {
-	if _, err := c.decodeBody(&struct{}{}, false); err != nil {
-		return err
-	}
-	if err := fn(c.ctx, c.keyID); err != nil {
-		return err
-	}
-	return c.respondKey(c.keyID)
+// tagRequest is RustFS's TagKeyRequest.
+type tagRequest struct {
+	KeyID string            `json:"key_id"`
+	Tags  map[string]string `json:"tags"`
 }
 
-func (c *call) rotateKey() error {
-	if _, err := c.decodeBody(&struct{}{}, false); err != nil {
+func (c *call) tagKey() error {
+	var req tagRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
 		return err
 	}
-	md, err := c.h.m.RotateKey(c.ctx, c.keyID)
+	if req.KeyID == "" {
+		return badRequest("key_id is required")
+	}
+	if len(req.Tags) == 0 {
+		return badRequest("tags must name at least one tag")
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.TagKey(c.ctx, req.KeyID, req.Tags)
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, keyResponse{KeyID: md.KeyID, KeyMetadata: toKeyMetadata(md)})
+	return c.keyOK("key tagged", md)
 }
 
-func (c *call) respondKey(keyID string) error {
-	md, err := c.h.m.DescribeKey(c.ctx, keyID)
+// untagRequest is RustFS's UntagKeyRequest.
+type untagRequest struct {
+	KeyID   string   `json:"key_id"`
+	TagKeys []string `json:"tag_keys"`
+}
+
+func (c *call) untagKey() error {
+	var req untagRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
+		return err
+	}
+	if req.KeyID == "" {
+		return badRequest("key_id is required")
+	}
+	if len(req.TagKeys) == 0 {
+		return badRequest("tag_keys must name at least one tag")
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.UntagKey(c.ctx, req.KeyID, req.TagKeys)
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, keyResponse{KeyID: md.KeyID, KeyMetadata: toKeyMetadata(md)})
+	return c.keyOK("key untagged", md)
 }

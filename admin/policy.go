@@ -183,7 +183,7 @@ func (st Statement) check() error {
 	}
 	for _, r := range st.Resources {
 		if r != "*" && !strings.HasPrefix(r, "arn:aws:kms:::") {
-			return fmt.Errorf("resource %s is not \"*\" or under arn:aws:kms:::", quoteField(r))
+			return fmt.Errorf("resource %s is neither \"*\" nor an arn:aws:kms::: resource", quoteField(r))
 		}
 	}
 	return nil

@@ -27,6 +27,9 @@ const (
 	opDecrypt
 	opRewrap
 	opHealth
+	opUpdateKeyDescription
+	opTagKey
+	opUntagKey
 	numOps
 )
 
@@ -56,6 +59,12 @@ func (o op) String() string {
 		return "Rewrap"
 	case opHealth:
 		return "Health"
+	case opUpdateKeyDescription:
+		return "UpdateKeyDescription"
+	case opTagKey:
+		return "TagKey"
+	case opUntagKey:
+		return "UntagKey"
 	}
 	return "op?"
 }
@@ -66,7 +75,8 @@ func (o op) String() string {
 func (o op) retryable() bool {
 	switch o {
 	case opDescribeKey, opListKeys, opEnableKey, opDisableKey,
-		opGenerateDataKey, opDecrypt, opRewrap, opHealth:
+		opGenerateDataKey, opDecrypt, opRewrap, opHealth,
+		opUpdateKeyDescription, opTagKey, opUntagKey: // edits are idempotent
 		return true
 	}
 	return false

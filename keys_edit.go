@@ -10,17 +10,11 @@ import (
 // KeyEditor is backend.KeyEditor, re-exported.
 type KeyEditor = backend.KeyEditor
 
-// The edits below are counted, timed and logged as opEnableKey (a retryable
-// metadata change): the Manager's operation table has no entries of their
-// own yet. Each edit is idempotent, so a repetition after ErrUnavailable is
-// harmless.
-const opEditKey = opEnableKey
-
 // UpdateKeyDescription replaces a key's description ("" clears it) and
 // returns its metadata. A backend that does not implement
 // backend.KeyEditor yields ErrUnsupported.
 func (m *Manager) UpdateKeyDescription(ctx context.Context, keyID, description string) (KeyMetadata, error) {
-	return m.editKey(ctx, "UpdateKeyDescription", keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
+	return m.editKey(ctx, opUpdateKeyDescription, keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
 		return e.UpdateKeyDescription(ctx, keyID, description)
 	})
 }
@@ -29,7 +23,7 @@ func (m *Manager) UpdateKeyDescription(ctx context.Context, keyID, description s
 // tags, and returns its metadata. A backend that does not implement
 // backend.KeyEditor yields ErrUnsupported.
 func (m *Manager) TagKey(ctx context.Context, keyID string, tags map[string]string) (KeyMetadata, error) {
-	return m.editKey(ctx, "TagKey", keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
+	return m.editKey(ctx, opTagKey, keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
 		return e.TagKey(ctx, keyID, tags)
 	})
 }
@@ -38,23 +32,23 @@ func (m *Manager) TagKey(ctx context.Context, keyID string, tags map[string]stri
 // and returns its metadata. A backend that does not implement
 // backend.KeyEditor yields ErrUnsupported.
 func (m *Manager) UntagKey(ctx context.Context, keyID string, tagKeys []string) (KeyMetadata, error) {
-	return m.editKey(ctx, "UntagKey", keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
+	return m.editKey(ctx, opUntagKey, keyID, func(ctx context.Context, e KeyEditor) (KeyMetadata, error) {
 		return e.UntagKey(ctx, keyID, tagKeys)
 	})
 }
 
-func (m *Manager) editKey(ctx context.Context, name, keyID string, fn func(context.Context, KeyEditor) (KeyMetadata, error)) (KeyMetadata, error) {
-	md, err := run(m, opEditKey, keyID, func(rt *runtime) (KeyMetadata, error) {
-		return invoke(ctx, m, rt, opEditKey, keyID, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
+func (m *Manager) editKey(ctx context.Context, o op, keyID string, fn func(context.Context, KeyEditor) (KeyMetadata, error)) (KeyMetadata, error) {
+	md, err := run(m, o, keyID, func(rt *runtime) (KeyMetadata, error) {
+		return invoke(ctx, m, rt, o, keyID, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
 			e, ok := b.(KeyEditor)
 			if !ok {
-				return KeyMetadata{}, &backend.Error{Op: name, KeyID: keyID, Err: fmt.Errorf("%w: the %T backend cannot edit key metadata", ErrUnsupported, b)}
+				return KeyMetadata{}, &backend.Error{Op: o.String(), KeyID: keyID, Err: fmt.Errorf("%w: the %T backend cannot edit key metadata", ErrUnsupported, b)}
 			}
 			return fn(ctx, e)
 		})
 	})
 	if err == nil {
-		m.logger.Info("kms: key edited", "op", name, "key_id", keyID)
+		m.logger.Info("kms: key edited", "op", o.String(), "key_id", keyID)
 	}
 	return md, err
 }

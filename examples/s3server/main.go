@@ -5,12 +5,17 @@
 //
 // Usage:
 //
-//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK] [-allow-insecure-ssec] [-max-conns N]
+//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK [-user-access-key UAK -user-secret-key USK [-user-role ROLE]]] [-allow-insecure-ssec] [-max-conns N]
 //
 // With -access-key and -secret-key every S3 and admin request must be signed
 // (AWS Signature Version 4) with them; without, requests are anonymous. The
 // secret key may come from the environment variable S3SERVER_SECRET_KEY
 // instead of the command line.
+// -user-access-key and -user-secret-key (or S3SERVER_USER_SECRET_KEY) add a
+// second credential that is not an admin: it may make S3 requests, and on
+// the admin API it holds -user-role of the built-in role policy (key-user by
+// default: generate-data-key, decrypt, describe; or auditor: list,
+// describe), while -access-key is the administrator.
 // -allow-insecure-ssec accepts SSE-C keys over plain HTTP (local testing
 // only). The local master secret is generated into DIR/.kms/master.key (mode
 // 0600) on first start: fine for an example, not for production.
@@ -50,6 +55,9 @@ func run(args []string) error {
 	data := fs.String("data", "", "data directory (required)")
 	ak := fs.String("access-key", "", "access key required in SigV4 signatures (with -secret-key)")
 	sk := fs.String("secret-key", "", "secret key of -access-key (or set S3SERVER_SECRET_KEY, which keeps it out of the process list)")
+	uak := fs.String("user-access-key", "", "a second, non-admin credential (with -user-secret-key; needs -access-key)")
+	usk := fs.String("user-secret-key", "", "secret key of -user-access-key (or set S3SERVER_USER_SECRET_KEY)")
+	urole := fs.String("user-role", "", "admin API role of -user-access-key: key-user (default), auditor or key-administrator")
 	insecure := fs.Bool("allow-insecure-ssec", false, "accept SSE-C customer keys over plain HTTP (testing only)")
 	maxConns := fs.Int("max-conns", s3srv.DefaultMaxConns, "connections served at once (further ones wait to be accepted)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus text format); empty: off")
@@ -65,6 +73,9 @@ func run(args []string) error {
 	}
 	if *sk == "" {
 		*sk = os.Getenv("S3SERVER_SECRET_KEY")
+	}
+	if *usk == "" {
+		*usk = os.Getenv("S3SERVER_USER_SECRET_KEY")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -90,7 +101,9 @@ func run(args []string) error {
 	}
 
 	srv, err := s3srv.New(ctx, s3srv.Config{
-		DataDir: *data, AccessKey: *ak, SecretKey: *sk, AllowInsecureSSEC: *insecure, Logger: log,
+		DataDir: *data, AccessKey: *ak, SecretKey: *sk,
+		UserAccessKey: *uak, UserSecretKey: *usk, UserRole: *urole,
+		AllowInsecureSSEC: *insecure, Logger: log,
 		MeterProvider: mp,
 	})
 	if err != nil {

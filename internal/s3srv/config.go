@@ -20,6 +20,20 @@ type Config struct {
 	AccessKey string
 	SecretKey string
 
+	// UserAccessKey and UserSecretKey, when both set (AccessKey must be
+	// set too), are a second credential that is not an admin. It may
+	// make every S3 request the admin may; on the admin API it holds
+	// UserRole of admin's built-in role policy while AccessKey holds
+	// admin.RoleAdministrator (so, with the default key-user role, it may
+	// generate data keys, decrypt and describe keys, and gets 403 on
+	// configure, key management, listing and the rest).
+	UserAccessKey string
+	UserSecretKey string
+
+	// UserRole is UserAccessKey's admin role: admin.RoleKeyUser (the
+	// default), admin.RoleAuditor or admin.RoleKeyAdministrator.
+	UserRole string
+
 	// AllowInsecureSSEC accepts SSE-C customer keys on plain-HTTP
 	// connections. For loopback testing only: the key travels in clear.
 	AllowInsecureSSEC bool
@@ -76,6 +90,9 @@ func (c *Config) validate() error {
 		return errors.Join(ErrConfig, errors.New("DataDir is required"))
 	case (c.AccessKey == "") != (c.SecretKey == ""):
 		return errors.Join(ErrConfig, errors.New("set both AccessKey and SecretKey, or neither"))
+	}
+	if err := c.validateUser(); err != nil {
+		return err
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"

@@ -27,6 +27,10 @@
 // signature (header or presigned form), checked with a sigv4.Verifier;
 // S3 requests that fail get 403 AccessDenied (a malformed aws-chunked body
 // 400 IncompleteBody), admin requests the admin API's own JSON error.
+// Config.UserAccessKey/UserSecretKey add a second credential that is not an
+// admin: it may make the same S3 requests, and the admin API authorizes it
+// with admin's built-in role policy as Config.UserRole (key-user by
+// default), the AccessKey credential as administrator.
 //
 // Client-supplied headers can never write internal sse metadata
 // (sse.StripInternalHeaders on every request, sse.IsInternal on the way

@@ -81,18 +81,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if cfg.AccessKey != "" {
-		ak, sk := cfg.AccessKey, cfg.SecretKey
-		lookup := func(accessKey string) (string, bool) {
-			if accessKey != ak {
-				return "", false
-			}
-			return sk, true
-		}
-		s.verifier = sigv4.NewVerifier(lookup)
-		// Admin bodies decide what happens (configure, decrypt): their
-		// signature must cover them. The one credential is the admin.
-		s.adminAuth = admin.SigV4(sigv4.NewVerifier(lookup, sigv4.WithSignedPayload()),
-			func(string) bool { return true })
+		// Either credential may make S3 requests; on the admin API the
+		// role policy (adminOptions) tells them apart.
+		s.verifier = sigv4.NewVerifier(cfg.credentials())
+		s.adminAuth = cfg.adminAuthenticator()
 	} else {
 		s.adminAuth = admin.AuthenticatorFunc(func(*http.Request) (admin.Principal, error) {
 			return admin.Principal{AccessKey: "anonymous", Admin: true}, nil
@@ -105,14 +97,19 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// The admin handler sees the request with AdminPrefix stripped, so it
 	// can't verify the signature (which covers the full path) itself:
 	// authenticate here and hand it the outcome.
-	h := admin.NewHandler(s.m,
+	adminOpts, err := cfg.adminOptions()
+	if err != nil {
+		_ = s.m.Stop(ctx)
+		return nil, err
+	}
+	h := admin.NewHandler(s.m, append([]admin.Option{
 		admin.WithLogger(cfg.Logger),
 		admin.WithAuthenticator(admin.AuthenticatorFunc(func(r *http.Request) (admin.Principal, error) {
 			if a, ok := r.Context().Value(authResultKey{}).(authResult); ok {
 				return a.p, a.err
 			}
 			return admin.Principal{}, admin.ErrUnauthenticated
-		})))
+		}))}, adminOpts...)...)
 	s.admin = http.StripPrefix(strings.TrimSuffix(AdminPrefix, "/"), h)
 	return s, nil
 }

@@ -25,6 +25,7 @@ type route struct {
 // there is no package-level state.
 func routeTable() []route {
 	const get, post, del = http.MethodGet, http.MethodPost, http.MethodDelete
+	bs := &backupState{} // see backup.go
 	return compileRoutes([]route{
 		{method: post, pattern: "kms/configure", action: ActionConfigure, op: "Configure", fn: (*call).configure},
 		{method: post, pattern: "kms/reconfigure", action: ActionConfigure, op: "Reconfigure", fn: (*call).reconfigure},
@@ -51,6 +52,10 @@ func routeTable() []route {
 		{method: post, pattern: "kms/keys/{key_id}/rotate", action: ActionRotateKey, op: "RotateKey", perKey: true, fn: (*call).rotateKey},
 		{method: post, pattern: "kms/generate-data-key", action: ActionGenerateDataKey, op: "GenerateDataKey", perKey: true, fn: (*call).generateDataKey},
 		{method: post, pattern: "kms/decrypt", action: ActionDecrypt, op: "Decrypt", perKey: true, fn: (*call).decrypt},
+		{method: post, pattern: "kms/backup", action: ActionBackup, op: "Backup", fn: bs.postBackup},
+		{method: get, pattern: "kms/backup", action: ActionBackup, op: "GetBackup", fn: bs.getBackup},
+		{method: post, pattern: "kms/restore/dry-run", action: ActionRestore, op: "RestoreDryRun", fn: restoreDryRun},
+		{method: post, pattern: "kms/restore", action: ActionRestore, op: "Restore", fn: restore},
 	})
 }
 

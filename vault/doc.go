@@ -92,6 +92,27 @@
 // active node and answers 500 for a moment, which fails CreateKey and
 // RotateKey (never retried). internal/e2e/vault_ha_test.go tests this.
 //
+// # Backup and restore
+//
+// The vault backend does not implement backend.Backupper: kms.Manager.Backup
+// and Restore answer kms.ErrUnsupported for it (the admin API's kms/backup
+// and kms/restore endpoints answer 400), and it invents no mechanism of its
+// own. Transit's per-key export, GET <MountPath>/backup/<name> and
+// POST <MountPath>/restore/<name>, works only on keys created with
+// allow_plaintext_backup=true and exportable=true, which this backend sets
+// false on purpose (CreateKey; an existing transit key of the same name that
+// is exportable is refused), since such a backup carries the plaintext key
+// material. Back the keys up with Vault's own storage snapshots instead:
+// with integrated (Raft) storage, "vault operator raft snapshot save
+// <file>" (and "vault operator raft snapshot restore <file>"; Vault
+// Enterprise can schedule them with automated snapshots), which cover the
+// transit keys and the KV metadata records together; their contents stay
+// encrypted under Vault's barrier, so a restore needs the unseal (or
+// auto-unseal) keys of the cluster they came from;
+// with another storage backend, that backend's own backup. After a Vault
+// restore, call kms.Manager.ClearCache: cached data keys and key states
+// may be those of keys the snapshot does not have.
+//
 // # Trying it against a dev server
 //
 //	vault server -dev -dev-root-token-id=root &

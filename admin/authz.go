@@ -29,8 +29,8 @@ const (
 	ActionUpdateKeyDescription Action = "kms:UpdateKeyDescription" // update-description (per key)
 	ActionGenerateDataKey      Action = "kms:GenerateDataKey"      // per key
 	ActionDecrypt              Action = "kms:Decrypt"              // per key (the key the ciphertext names)
-	ActionBackup               Action = "kms:Backup"               // reserved for the backup endpoints
-	ActionRestore              Action = "kms:Restore"              // reserved for the restore endpoints
+	ActionBackup               Action = "kms:Backup"               // GET and POST backup
+	ActionRestore              Action = "kms:Restore"              // restore/dry-run, restore
 )
 
 // Actions returns every Action, in the order of the constants.

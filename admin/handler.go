@@ -83,6 +83,10 @@ type handler struct {
 //	POST   kms/keys/{key_id}/enable|disable|rotate       aliases of the three above, empty body
 //	POST   kms/generate-data-key     kms:GenerateDataKey  per key; {"key_id","key_spec","encryption_context"} → {"key_id","plaintext_key","ciphertext_blob"}
 //	POST   kms/decrypt               kms:Decrypt          per key; {"ciphertext_blob","encryption_context","key_id"} → {"key_id","plaintext"}
+//	POST   kms/backup                kms:Backup           {"backup_secret"} → {"success","message","backup","bundle"} (see backup.go)
+//	GET    kms/backup                kms:Backup           {"backup"}: the last backup's metadata
+//	POST   kms/restore/dry-run       kms:Restore          {"bundle","backup_secret"} → {"success","message","plan"}
+//	POST   kms/restore               kms:Restore          {"bundle","backup_secret","confirm_bundle_id","conflict_policy"} → {"success","message","result"}
 //
 // A key answer is RustFS's {"success","message","key_id"} plus
 // "key_metadata". Update-description, tag and untag need a backend that

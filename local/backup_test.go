@@ -379,3 +379,81 @@ func TestCrashDuringRestore(t *testing.T) {
 		require.Contains(t, final, "k4", "keys only in the directory are kept")
 	}
 }
+
+// TestRestoreRepairsDamagedKeyFile: a key file that no longer loads is a
+// conflict marked unreadable; skip keeps it, replace restores it.
+func TestRestoreRepairsDamagedKeyFile(t *testing.T) {
+	ctx := context.Background()
+	dir, _, bundle, info, dks := backupScenario(t)
+	path := filepath.Join(dir, "k5.json")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, bytes.Replace(data, []byte(`"Enabled"`), []byte(`"Disabled"`), 1), 0o600))
+	b := openTest(t, testConfig(dir))
+	_, err = b.DescribeKey(ctx, "k5")
+	require.ErrorIs(t, err, ErrCorruptFile)
+
+	pl, err := b.RestorePlan(ctx, bytes.NewReader(bundle), testBackupSecret)
+	require.NoError(t, err)
+	var k5 *backend.KeyConflict
+	for i := range pl.Conflicts {
+		if pl.Conflicts[i].KeyID == "k5" {
+			k5 = &pl.Conflicts[i]
+		}
+	}
+	require.NotNil(t, k5)
+	require.True(t, k5.Unreadable)
+	require.Zero(t, k5.Current.Versions)
+
+	_, err = b.Restore(ctx, bytes.NewReader(bundle), testBackupSecret, backend.RestoreOptions{BundleID: info.BundleID, Conflict: backend.ConflictSkip})
+	require.NoError(t, err)
+	_, err = b.DescribeKey(ctx, "k5")
+	require.ErrorIs(t, err, ErrCorruptFile)
+	_, err = b.Restore(ctx, bytes.NewReader(bundle), testBackupSecret, backend.RestoreOptions{BundleID: info.BundleID, Conflict: backend.ConflictReplace})
+	require.NoError(t, err)
+	out, err := b.Decrypt(ctx, dks["k5"].Ciphertext, nil)
+	require.NoError(t, err)
+	require.Equal(t, dks["k5"].Plaintext, out.Plaintext)
+
+	// A backup refuses a directory with a damaged key file, naming it.
+	require.NoError(t, os.WriteFile(path, []byte("{}"), 0o600))
+	var buf bytes.Buffer
+	_, err = b.backup(ctx, &buf, testBackupSecret, testKDF)
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, path, fe.Path)
+	require.Zero(t, buf.Len())
+}
+
+// TestRestoreWhileAnotherBackendWrites: restores and rotations through two
+// Backends on one directory serialise on the directory lock; afterwards
+// every key file verifies and is the bundle's or a later rotation of it.
+func TestRestoreWhileAnotherBackendWrites(t *testing.T) {
+	ctx := context.Background()
+	dir, _, bundle, info, dks := backupScenario(t)
+	other := openTest(t, testConfig(dir))
+	restorer := openTest(t, testConfig(dir))
+	done := make(chan error, 1)
+	go func() {
+		for range 5 {
+			if _, err := restorer.Restore(ctx, bytes.NewReader(bundle), testBackupSecret, backend.RestoreOptions{BundleID: info.BundleID, Conflict: backend.ConflictReplace}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 20 {
+		if _, err := other.RotateKey(ctx, "k2"); err != nil {
+			require.ErrorIs(t, err, backend.ErrKeyNotFound)
+		}
+	}
+	require.NoError(t, <-done)
+	fresh := openTest(t, testConfig(dir))
+	for id, dk := range dks {
+		out, err := fresh.Decrypt(ctx, dk.Ciphertext, nil)
+		require.NoError(t, err, id)
+		require.Equal(t, dk.Plaintext, out.Plaintext)
+	}
+	require.Empty(t, tempFiles(t, dir))
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"KeyEditorConcurrent", s.testKeyEditorConcurrent},
 		{"Rotate", s.testRotate},
 		{"RewrapContext", s.testRewrapContext},
+		{"RewrapBatch", s.testRewrapBatch},
 		{"DataKeys", s.testDataKeys},
 		{"EncryptionContextBinding", s.testContextBinding},
 		{"NilAndEmptyContext", s.testNilEmptyContext},

@@ -34,6 +34,7 @@ func TestCacheGeneration(t *testing.T) {
 	changes("RotateKey", func() error { _, err := m.RotateKey(ctx, "default"); return err })
 	changes("DisableKey", func() error { return m.DisableKey(ctx, "default") })
 	require.NoError(t, m.EnableKey(ctx, "default"))
+	moveDefaultKey(t, m)
 	changes("ScheduleKeyDeletion", func() error { _, err := m.ScheduleKeyDeletion(ctx, "default", 7); return err })
 	stopped := m.CacheGeneration()
 	changes("Stop", func() error { return m.Stop(ctx) })

@@ -28,6 +28,7 @@ func TestInvalidationBeatsCallsInFlight(t *testing.T) {
 			ec := EncryptionContext{"b": "1"}
 			dk, err := m.GenerateDataKey(ctx, "", ec)
 			require.NoError(t, err)
+			moveDefaultKey(t, m) // so that "default" may be scheduled for deletion
 			m.ClearCache()
 
 			inBackend, release := make(chan struct{}), make(chan struct{})

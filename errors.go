@@ -28,6 +28,7 @@ var (
 var (
 	ErrKeyNotFound        = backend.ErrKeyNotFound
 	ErrKeyExists          = backend.ErrKeyExists
+	ErrKeyDeleted         = backend.ErrKeyDeleted // wraps ErrKeyExists
 	ErrKeyDisabled        = backend.ErrKeyDisabled
 	ErrKeyPendingDeletion = backend.ErrKeyPendingDeletion
 	ErrInvalidCiphertext  = backend.ErrInvalidCiphertext

@@ -72,8 +72,16 @@ func (m *Manager) DisableKey(ctx context.Context, keyID string) error {
 // From then on the backend refuses Decrypt with the key, so the Manager also
 // clears its data-key cache, which would otherwise keep serving the key's
 // data keys until they expire. Not retried.
+//
+// The default key (default_key_id) and keys declared with WithKeyReferences
+// are refused with a *KeyInUseError (ErrKeyInUse) before the backend is
+// asked: deleting them would make everything encrypted under them
+// unreadable once the window ends.
 func (m *Manager) ScheduleKeyDeletion(ctx context.Context, keyID string, pendingDays int) (KeyMetadata, error) {
 	return run(m, opScheduleKeyDeletion, keyID, func(rt *runtime) (KeyMetadata, error) {
+		if err := m.checkDeletable(ctx, rt.cfg.DefaultKeyID, keyID); err != nil {
+			return KeyMetadata{}, err
+		}
 		md, err := invoke(ctx, m, rt, opScheduleKeyDeletion, keyID, func(ctx context.Context, b backend.Backend) (KeyMetadata, error) {
 			return b.ScheduleKeyDeletion(ctx, keyID, pendingDays)
 		})

@@ -366,6 +366,7 @@ func TestCacheAndStats(t *testing.T) {
 	require.Equal(t, before+2, w.backendOps.Load())
 
 	// Scheduling deletion drops cached keys: Decrypt then fails as the backend says.
+	moveDefaultKey(t, m) // the default key itself cannot be scheduled for deletion
 	_, err = m.ScheduleKeyDeletion(ctx, "default", 7)
 	require.NoError(t, err)
 	_, err = m.Decrypt(ctx, dk.Ciphertext, ec)

@@ -53,6 +53,7 @@ type Manager struct {
 	newBackend backendFactory                 // built-in backends; tests substitute fakes
 	backends   map[BackendType]BackendFactory // registered with WithBackend
 	ensureKey  bool                           // WithDefaultKeyCreation
+	keyRefs    KeyReferences                  // WithKeyReferences; nil: none
 
 	breakerFailures int           // WithCircuitBreaker
 	breakerCoolDown time.Duration //

@@ -76,6 +76,7 @@ func managerError(err error) *apiError {
 		errors.Is(err, kms.ErrKDFTooCostly):
 		status = http.StatusBadRequest
 	case errors.Is(err, kms.ErrKeyExists),
+		errors.Is(err, kms.ErrKeyInUse), // the default key, or one the storage server references
 		errors.Is(err, kms.ErrAlreadyRunning),
 		errors.Is(err, kms.ErrNotRunning),
 		errors.Is(err, kms.ErrNotConfigured),

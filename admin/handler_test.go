@@ -247,7 +247,9 @@ func TestQuickStartWalk(t *testing.T) {
 	require.Equal(t, float64(10), del["pending_window_in_days"])
 	require.NotEmpty(t, del["deletion_date"])
 	require.Equal(t, "PendingDeletion", del["key_metadata"].(map[string]any)["key_state"])
-	e.fails("DELETE", "kms/keys/delete", `{"key_id":"default","pending_window_in_days":3}`, "admin", 400, "InvalidRequest")
+	e.fails("DELETE", "kms/keys/delete", `{"key_id":"app-key","pending_window_in_days":3}`, "admin", 400, "InvalidRequest")
+	// The default key cannot be scheduled for deletion: 409 saying why.
+	e.fails("DELETE", "kms/keys/delete", `{"key_id":"default","pending_window_in_days":7}`, "admin", 409, "Conflict")
 	can := e.ok("POST", "kms/keys/cancel-deletion", `{"key_id":"app-key"}`)
 	require.Equal(t, "app-key", can["key_id"])
 	require.Nil(t, can["key_metadata"].(map[string]any)["deletion_date"])

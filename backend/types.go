@@ -32,6 +32,11 @@ type CreateKeyRequest struct {
 	Description string            // free text
 	KeyUsage    string            // e.g. "ENCRYPT_DECRYPT"; empty means that
 	Tags        map[string]string // free-form labels
+
+	// RotationPeriod, when not 0, rotates the key automatically once its
+	// current version is that old (MinRotationPeriod..MaxRotationPeriod).
+	// How and when is the backend's to document.
+	RotationPeriod time.Duration
 }
 
 // KeyMetadata describes a master key. It never holds key material.
@@ -44,6 +49,13 @@ type KeyMetadata struct {
 	DeletionDate *time.Time        `json:"deletion_date,omitempty"`
 	Version      int               `json:"version"` // current (newest) key version, from 1
 	Tags         map[string]string `json:"tags,omitempty"`
+
+	// RotationPeriod is the key's automatic rotation period, 0 for none.
+	RotationPeriod time.Duration `json:"rotation_period,omitempty"`
+	// RotationDue reports that the current version should be rotated: it
+	// is older than RotationPeriod, or has wrapped MaxDataKeysPerVersion
+	// data keys (as far as the backend counts them).
+	RotationDue bool `json:"rotation_due,omitempty"`
 }
 
 // ListKeysRequest pages through keys in ascending KeyID order.

@@ -26,6 +26,9 @@ func (req CreateKeyRequest) Validate() error {
 	if len(req.Description) > MaxDescriptionLen || !utf8.ValidString(req.Description) {
 		return fmt.Errorf("%w: description must be valid UTF-8 of at most %d bytes", ErrInvalidArgument, MaxDescriptionLen)
 	}
+	if err := ValidateRotationPeriod(req.RotationPeriod); err != nil {
+		return err
+	}
 	return ValidateTags(req.Tags)
 }
 

@@ -41,9 +41,10 @@ func (b *Backend) GenerateDataKey(ctx context.Context, keyID string, ec backend.
 	if err := usable(e); err != nil {
 		return backend.DataKey{}, &backend.Error{Op: op, KeyID: keyID, Err: err}
 	}
+	e = b.maybeRotate(ctx, keyID, e)
 	pt := make([]byte, backend.DataKeySize)
 	randRead(pt)
-	return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: wrap(e, keyID, pt, canon)}, nil
+	return backend.DataKey{KeyID: keyID, Plaintext: pt, Ciphertext: b.wrap(e, keyID, pt, canon)}, nil
 }
 
 // usable returns why e can't wrap new data keys, if it can't.
@@ -57,9 +58,10 @@ func usable(e *keyEntry) error {
 	return nil
 }
 
-// wrap seals pt under e's newest version.
-func wrap(e *keyEntry, keyID string, pt, canon []byte) []byte {
+// wrap seals pt under e's newest version and counts it.
+func (b *Backend) wrap(e *keyEntry, keyID string, pt, canon []byte) []byte {
 	version := len(e.aeads)
+	b.wrapCounter(keyID, version).Add(1)
 	hdrLen := ctFixedHdr + len(keyID)
 	ct := make([]byte, 0, hdrLen+ctBody)
 	ct = appendHeader(ct, keyID, version)
@@ -146,5 +148,5 @@ func (b *Backend) Rewrap(ctx context.Context, ciphertext []byte, ec backend.Encr
 		return nil, &backend.Error{Op: op, KeyID: p.keyID, Err: err}
 	}
 	canon, _ := canonicalContext(ec) // validated by unwrap
-	return wrap(e, p.keyID, pt, canon), nil
+	return b.wrap(e, p.keyID, pt, canon), nil
 }

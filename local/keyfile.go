@@ -39,8 +39,11 @@ type keyFile struct {
 	CreationDate  time.Time         `json:"creation_date"`
 	DeletionDate  *time.Time        `json:"deletion_date,omitempty"`
 	Tags          map[string]string `json:"tags,omitempty"`
-	Versions      []keyVersion      `json:"versions"`
-	MAC           []byte            `json:"mac,omitempty"`
+	// RotationPeriod in seconds, 0 (omitted) for none. Files without it
+	// read as before; a reader older than this field refuses files with it.
+	RotationPeriod int64        `json:"rotation_period_seconds,omitempty"`
+	Versions       []keyVersion `json:"versions"`
+	MAC            []byte       `json:"mac,omitempty"`
 }
 
 type keyVersion struct {
@@ -63,6 +66,8 @@ type keyEntry struct {
 	md    backend.KeyMetadata
 	aeads []cipher.AEAD
 	file  os.FileInfo // the key file this entry was loaded from or written as
+
+	versionCreated time.Time // creation date of the current version
 
 	// checked is when (Backend.clock) file was last found current.
 	checked atomic.Int64
@@ -200,6 +205,9 @@ func (b *Backend) checkKeyFile(path, id string, f *keyFile) error {
 	default:
 		return corrupt(path, "unknown state")
 	}
+	if err := checkRotationPeriod(f.RotationPeriod); err != nil {
+		return corrupt(path, "%v", err)
+	}
 	if len(f.Versions) == 0 || len(f.Versions) > maxVersions {
 		return corrupt(path, "bad number of key versions")
 	}
@@ -229,8 +237,13 @@ func (b *Backend) entryFromFile(path string, f *keyFile) (*keyEntry, error) {
 			DeletionDate: f.DeletionDate,
 			Version:      len(f.Versions),
 			Tags:         f.Tags,
+
+			RotationPeriod: time.Duration(f.RotationPeriod) * time.Second,
 		},
 		aeads: make([]cipher.AEAD, len(f.Versions)),
+	}
+	if n := len(f.Versions); n > 0 {
+		e.versionCreated = f.Versions[n-1].CreationDate
 	}
 	e.md = cloneMetadata(e.md)
 	for i, v := range f.Versions {

@@ -39,6 +39,8 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 		State:         backend.KeyStateEnabled,
 		CreationDate:  b.now().UTC(),
 		Versions:      []keyVersion{b.newVersion(id, 1)},
+
+		RotationPeriod: int64(req.RotationPeriod / time.Second),
 	}
 	if len(req.Tags) > 0 {
 		f.Tags = make(map[string]string, len(req.Tags))
@@ -56,6 +58,12 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
 	}
 	defer unlock()
+	switch gone, err := b.tombstoned(id); {
+	case err != nil:
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
+	case gone:
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: backend.ErrKeyDeleted}
+	}
 	e, err := b.entryFromFile(b.keyPath(id), &f)
 	if err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: err}
@@ -76,7 +84,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 	}
 	b.install(id, e)
 	b.log.Info("local: key created", "key_id", id)
-	return e.metadata(), nil
+	return b.meta(e), nil
 }
 
 // DescribeKey returns a key's metadata.
@@ -93,7 +101,7 @@ func (b *Backend) DescribeKey(ctx context.Context, keyID string) (backend.KeyMet
 	if err != nil {
 		return backend.KeyMetadata{}, keyErr(op, keyID, err)
 	}
-	return e.metadata(), nil
+	return b.meta(e), nil
 }
 
 // listIDs returns the ids of all key files in the directory, sorted.
@@ -157,7 +165,7 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 			}
 			continue
 		}
-		res.Keys = append(res.Keys, e.metadata())
+		res.Keys = append(res.Keys, b.meta(e))
 		n, last = n+1, ids[i]
 	}
 	return res, nil
@@ -173,6 +181,11 @@ func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyF
 		return backend.KeyMetadata{}, err
 	}
 	defer b.end()
+	return b.updateLocked(ctx, op, id, change)
+}
+
+// updateLocked is update for a caller between begin and end.
+func (b *Backend) updateLocked(ctx context.Context, op, id string, change func(f *keyFile) (bool, error)) (backend.KeyMetadata, error) {
 	if err := backend.ValidateKeyID(id); err != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, Err: err}
 	}
@@ -219,7 +232,7 @@ func (b *Backend) update(ctx context.Context, op, id string, change func(f *keyF
 		b.log.Info("local: key updated", "op", op, "key_id", id, "state", string(f.State), "version", len(f.Versions))
 	}
 	b.install(id, e)
-	return e.metadata(), nil
+	return b.meta(e), nil
 }
 
 // EnableKey re-enables a disabled key. A key pending deletion must be
@@ -305,7 +318,9 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 
 // Purge destroys every key whose deletion date has passed: it deletes the
 // key file (and with it the only copy of the key material) and returns the
-// ids it destroyed, in order. Nothing calls Purge automatically: operators
+// ids it destroyed, in order. Each purged id is tombstoned first
+// (<key id>.deleted): CreateKey then refuses it with backend.ErrKeyDeleted.
+// Nothing calls Purge automatically: operators
 // run it explicitly, e.g. from a daily job, once they are sure no data still
 // depends on those keys. Files that fail to load are skipped and reported in
 // the joined error; the other keys are still purged.
@@ -357,6 +372,12 @@ func (b *Backend) purgeOne(ctx context.Context, id string) (bool, error) {
 	defer f.wipe()
 	if f.State != backend.KeyStatePendingDeletion || b.now().Before(*f.DeletionDate) {
 		return false, nil
+	}
+	// Tombstone first: a crash before the key file is removed leaves a key
+	// still pending deletion (the next Purge finishes), never a removed key
+	// whose id CreateKey would hand out again.
+	if err := b.writeTombstone(f); err != nil {
+		return false, err
 	}
 	if err := b.removeFile(b.keyPath(id)); err != nil {
 		return false, err

@@ -73,6 +73,9 @@ type Backend struct {
 	stripes [64]sync.Mutex
 	lock    *dirLock
 	born    time.Time // origin of clock
+
+	wraps    sync.Map // wrapKey -> *atomic.Uint64: data keys wrapped per key version
+	maxWraps uint64   // tests: lowers backend.MaxDataKeysPerVersion
 }
 
 var _ backend.Backend = (*Backend)(nil)

@@ -19,9 +19,12 @@ type VersionInspector interface {
 
 // Run runs the conformance suite as subtests of t. newBackend is called once
 // per subtest and should register its own cleanup (Close) with t.Cleanup.
-func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend, opts ...Option) {
 	t.Helper()
 	s := &suite{newBackend: newBackend, prefix: randomPrefix()}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T)
@@ -36,6 +39,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"EnableDisable", s.testEnableDisable},
 		{"ScheduleDeletionWindow", s.testScheduleDeletionWindow},
 		{"ScheduleAndCancelDeletion", s.testScheduleAndCancelDeletion},
+		{"PurgeWindow", s.testPurgeWindow},
+		{"PurgeTombstone", s.testPurgeTombstone},
+		{"RotationPolicy", s.testRotationPolicy},
 		{"KeyEditor", s.testKeyEditor},
 		{"KeyEditorConcurrent", s.testKeyEditorConcurrent},
 		{"Rotate", s.testRotate},
@@ -59,7 +65,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 
 type suite struct {
 	newBackend func(t *testing.T) backend.Backend
-	prefix     string // random per Run, so shared backends do not collide
+	prefix     string              // random per Run, so shared backends do not collide
+	advance    func(time.Duration) // WithClock; nil: tests needing time skip
 }
 
 func randomPrefix() string {

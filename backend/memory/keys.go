@@ -33,6 +33,9 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 	if b.keys[id] != nil {
 		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: backend.ErrKeyExists}
 	}
+	if _, gone := b.purged[id]; gone {
+		return backend.KeyMetadata{}, &backend.Error{Op: op, KeyID: id, Err: backend.ErrKeyDeleted}
+	}
 	return b.add(id, req).metadata(), nil
 }
 
@@ -201,7 +204,8 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 
 // Purge destroys every key pending deletion whose deletion date has passed
 // (by the WithClock clock): it zeroes the key material, forgets the key and
-// returns the destroyed ids in ascending order. Nothing calls Purge
+// returns the destroyed ids in ascending order. A purged id is tombstoned:
+// CreateKey refuses it with backend.ErrKeyDeleted. Nothing calls Purge
 // automatically.
 func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 	const op = "Purge"
@@ -219,6 +223,10 @@ func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 	}
 	for _, id := range purged {
 		b.remove(id)
+		if b.purged == nil {
+			b.purged = make(map[string]struct{})
+		}
+		b.purged[id] = struct{}{}
 	}
 	return purged, nil
 }

@@ -27,7 +27,8 @@ type Backend struct {
 	mu     sync.RWMutex
 	closed bool
 	keys   map[string]*key
-	ids    []string // the keys of keys, sorted, for ListKeys
+	ids    []string            // the keys of keys, sorted, for ListKeys
+	purged map[string]struct{} // tombstones: ids Purge destroyed, never re-created
 }
 
 // key is one master key: its metadata and its versions, oldest first.
@@ -157,6 +158,8 @@ func (b *Backend) add(id string, req backend.CreateKeyRequest) *key {
 			State:        backend.KeyStateEnabled,
 			KeyUsage:     backend.KeyUsageEncryptDecrypt,
 			CreationDate: b.now().UTC(),
+
+			RotationPeriod: req.RotationPeriod,
 		},
 		versions: [][]byte{newMaterial()},
 	}

@@ -444,10 +444,10 @@ func TestPurge(t *testing.T) {
 	if err != nil || len(res.Keys) != 2 || res.Keys[0].KeyID != "cancelled" || res.Keys[1].KeyID != "keep" {
 		t.Fatalf("ListKeys after Purge = %+v, %v", res, err)
 	}
-	// A new key of the same id is new material: old ciphertexts stay dead.
-	mustCreate(t, b, "gone")
-	_, err = b.Decrypt(ctx, dk.Ciphertext, nil)
-	wantIs(t, "Decrypt(purged, id reused)", err, backend.ErrInvalidCiphertext)
+	// The id is tombstoned: never re-created (cf. minio#14716).
+	_, err = b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: "gone"})
+	wantIs(t, "CreateKey(purged id)", err, backend.ErrKeyDeleted)
+	wantIs(t, "CreateKey(purged id)", err, backend.ErrKeyExists)
 }
 
 func TestListKeys(t *testing.T) {

@@ -40,6 +40,7 @@ type Server struct {
 	now       func() time.Time
 	closeOnce sync.Once
 	closeErr  error
+	rk        *rekeyer // the bulk rekey job (rekey.go)
 }
 
 // New opens (or initialises) the data directory, locks it (an error
@@ -111,6 +112,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return admin.Principal{}, admin.ErrUnauthenticated
 		}))}, adminOpts...)...)
 	s.admin = http.StripPrefix(strings.TrimSuffix(AdminPrefix, "/"), h)
+	if err := s.initRekey(); err != nil {
+		_ = s.m.Stop(ctx)
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -121,6 +126,7 @@ func (s *Server) Manager() *kms.Manager { return s.m }
 // the first call does anything; later ones return its result.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.rk.stop()
 		s.closeErr = s.m.Stop(ctx)
 		if err := s.lock.release(); s.closeErr == nil {
 			s.closeErr = err
@@ -158,6 +164,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
 		p, authErr := s.adminAuth.Authenticate(r)
 		r = r.WithContext(context.WithValue(ctx, authResultKey{}, authResult{p: p, err: authErr}))
+		if s.serveRekey(w, r, p, authErr) {
+			return
+		}
 		s.admin.ServeHTTP(w, r)
 		return
 	}

@@ -32,7 +32,7 @@ func kmsPaths(dataDir string) (keyDir, masterKeyFile string) {
 
 // openManager configures and starts a Manager on the local backend under
 // dataDir and makes sure DefaultKeyID exists.
-func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metric.MeterProvider) (*kms.Manager, error) {
+func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metric.MeterProvider, opts ...kms.Option) (*kms.Manager, error) {
 	keyDir, mkFile := kmsPaths(dataDir)
 	if err := mkdirAllDurable(keyDir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
@@ -45,7 +45,7 @@ func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metri
 		log.Warn("s3server: generated a new local master key; it is stored next to the keys it protects, which suits an example only",
 			"master_key_file", mkFile)
 	}
-	m := kms.NewManager(kms.WithLogger(log), kms.WithMeterProvider(mp))
+	m := kms.NewManager(append([]kms.Option{kms.WithLogger(log), kms.WithMeterProvider(mp)}, opts...)...)
 	cfg := kms.Config{
 		BackendType:     kms.BackendLocal,
 		KeyDir:          keyDir,

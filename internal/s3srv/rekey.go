@@ -339,6 +339,28 @@ func (s *Server) LastInventory() (map[string]map[int]int, bool) {
 	return out, true
 }
 
+// inventoryReferences is the Manager's kms.KeyReferences: the keys of which
+// the last completed inventory found objects under some version, so that
+// ScheduleKeyDeletion refuses them (ErrKeyInUse, 409) and they never reach
+// Purge while objects may need them. Without a completed inventory nothing
+// is known, and nothing extra is refused.
+func (s *Server) inventoryReferences(context.Context) ([]string, error) {
+	inv, ok := s.LastInventory()
+	if !ok {
+		return nil, nil
+	}
+	var ids []string
+	for id, vs := range inv {
+		for _, n := range vs {
+			if n > 0 {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
 // Admin endpoints of the rekey job, below AdminPrefix. They are the
 // server's, not package admin's: only the admin credential (Config.AccessKey,
 // or anonymous without credentials) may call them.

@@ -144,3 +144,22 @@ func TestRekeyJobResumesAfterRestart(t *testing.T) {
 		require.NotContains(t, e2.logs.String(), s)
 	}
 }
+
+// Once a completed inventory says objects depend on a key, scheduling its
+// deletion is refused (409), so it can never be purged under them.
+func TestInventoryRefusesDeletion(t *testing.T) {
+	e := newTestEnv(t, Config{AccessKey: testAdminAK, SecretKey: testAdminSK})
+	for _, id := range []string{"used", "unused"} {
+		e.mustStatus(http.StatusOK, "POST", "/admin/v3/kms/keys", []byte(`{"KeyId":"`+id+`"}`), nil)
+	}
+	e.mustStatus(http.StatusOK, "PUT", "/bkt", nil, nil)
+	e.mustStatus(http.StatusOK, "PUT", "/bkt/o", []byte("x"), map[string]string{
+		"X-Amz-Server-Side-Encryption": "aws:kms", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "used"})
+	resp, b := e.doAs(testAdminAK, testAdminSK, "POST", "/admin/v3/kms/rekey", []byte(`{}`))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(b))
+	e.waitRekey("completed")
+	resp, b = e.doAs(testAdminAK, testAdminSK, "DELETE", "/admin/v3/kms/keys/delete", []byte(`{"key_id":"used","pending_window_in_days":7}`))
+	require.Equal(t, http.StatusConflict, resp.StatusCode, string(b))
+	resp, b = e.doAs(testAdminAK, testAdminSK, "DELETE", "/admin/v3/kms/keys/delete", []byte(`{"key_id":"unused","pending_window_in_days":7}`))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+}

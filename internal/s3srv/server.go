@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, store: st, now: time.Now}
-	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger, cfg.MeterProvider)
+	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger, cfg.MeterProvider, kms.WithKeyReferences(s.inventoryReferences))
 	if err != nil {
 		return nil, err
 	}

@@ -478,3 +478,33 @@ func TestFakeCreateKeyCompletesInterruptedCreation(t *testing.T) {
 	_, err = b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: "half"})
 	require.ErrorIs(t, err, backend.ErrKeyExists, "a complete key still exists")
 }
+
+// A record without its transit key that is younger than a creator's call
+// and rollback may belong to a CreateKey still in flight: a second
+// CreateKey must not complete it (it would be a second winner).
+func TestFakeCreateKeyLeavesYoungRecordAlone(t *testing.T) {
+	f := newFakeVault(t)
+	young := time.Now().UTC().Format(time.RFC3339)
+	f.route = func(w http.ResponseWriter, r *http.Request) bool {
+		p := strings.TrimPrefix(r.URL.Path, "/v1/")
+		switch {
+		case p == "secret/data/envkms/keys/young" && r.Method == "GET":
+			vaultData(w, map[string]any{
+				"data": map[string]any{"format": 1, "key_id": "young", "state": "Enabled",
+					"key_usage": "ENCRYPT_DECRYPT", "creation_date": young},
+				"metadata": map[string]any{"version": 1},
+			})
+		case p == "transit/keys/young":
+			if r.Method != "GET" {
+				t.Errorf("a young record's transit key was created")
+			}
+			vaultErr(w, 404)
+		default:
+			return false
+		}
+		return true
+	}
+	b := newFakeBackend(t, f, Config{Timeout: time.Second})
+	_, err := b.CreateKey(context.Background(), backend.CreateKeyRequest{KeyID: "young"})
+	require.ErrorIs(t, err, backend.ErrKeyExists)
+}

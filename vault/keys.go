@@ -97,6 +97,14 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 // so a retried CreateKey after an outage succeeds instead of leaving the id
 // stuck.
 func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
+	// Only an abandoned creation: a record of a newly created key whose
+	// creator has certainly given up (its call and its rollback are each
+	// bounded by Timeout). A younger record may belong to a CreateKey still
+	// in flight, which must stay the only one to succeed; a key pending
+	// deletion or being purged must not get a new transit key.
+	if rec.State != string(backend.KeyStateEnabled) || time.Since(rec.CreationDate) < b.abandonedCreateAge() {
+		return backend.KeyMetadata{}, backend.ErrKeyExists
+	}
 	_, err := b.readTransitKey(ctx, rec.KeyID)
 	switch {
 	case err == nil:
@@ -111,6 +119,11 @@ func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMet
 	b.log.Warn("vault: completed a key creation that an earlier failure left without its transit key", "key_id", rec.KeyID)
 	return rec.metadata(tk.LatestVersion), nil
 }
+
+// abandonedCreateAge is how old a record without its transit key must be
+// before CreateKey completes it: past the first creator's call (Timeout)
+// and its rollback (at most Timeout), with a second to spare.
+func (b *Backend) abandonedCreateAge() time.Duration { return 2*b.cfg.Timeout + time.Second }
 
 // rollbackCreate removes a record whose transit key could not be created.
 func (b *Backend) rollbackCreate(ctx context.Context, id string) {

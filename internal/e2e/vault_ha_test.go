@@ -427,8 +427,12 @@ func TestVaultHAKillActiveMidLoad(t *testing.T) {
 			// the record stays without its key. A retried CreateKey of the
 			// same id completes it (vault.Backend.finishCreate).
 			unsureHalf++
-			_, err := m.CreateKey(ctx, kms.CreateKeyRequest{KeyID: id})
-			require.NoError(t, err, "retrying the interrupted CreateKey %s completes it", id)
+			// Completed once the first creator has certainly given up
+			// (twice the timeout and a second, see finishCreate).
+			require.Eventually(t, func() bool {
+				_, err := m.CreateKey(ctx, kms.CreateKeyRequest{KeyID: id})
+				return err == nil
+			}, 30*time.Second, 250*time.Millisecond, "retrying the interrupted CreateKey %s completes it", id)
 			_, err = m.DescribeKey(ctx, id)
 			require.NoError(t, err, "%s usable once completed", id)
 		default:

@@ -136,9 +136,14 @@ func invoke[T any](ctx context.Context, m *Manager, rt *runtime, o op, keyID str
 			return zero, fmt.Errorf("kms: %s: the %s backend is not called for a cool-down after repeated failures: %w: %w",
 				o, rt.cfg.BackendType, ErrCircuitOpen, backend.ErrUnavailable)
 		}
-		start := time.Now()
+		var start time.Time
+		if m.meterProvider != nil { // no clock reads on the hot path without metrics
+			start = time.Now()
+		}
 		v, err := fn(cctx, rt.be.Backend)
-		m.recordLatency(rt, o, time.Since(start))
+		if m.meterProvider != nil {
+			m.recordLatency(rt, o, time.Since(start))
+		}
 		ours := ctx.Err() == nil && cctx.Err() != nil // our deadline passed
 		m.recordAttempt(rt, probe, errors.Is(err, backend.ErrUnavailable) || (err != nil && ours))
 		if err == nil {

@@ -113,6 +113,9 @@ func opAttrs(t BackendType) [numOps]metric.MeasurementOption {
 }
 
 func (m *Manager) recordCall(rt *runtime, o op, err error) {
+	if m.meterProvider == nil {
+		return // no-op instruments: skip the calls
+	}
 	attrs := &m.idleAttrs // calls made while no runtime serves
 	if rt != nil {
 		attrs = &rt.attrs

@@ -139,16 +139,26 @@ func decodeBundle(s string) ([]byte, error) {
 	return b, nil
 }
 
+// bundleAndSecret decodes a restore request's bundle and backup secret;
+// the caller clears the secret.
+func bundleAndSecret(bundle, secret string) ([]byte, []byte, error) {
+	b, err := decodeBundle(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := backupSecret(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, s, nil
+}
+
 func restoreDryRun(c *call) error {
 	var req dryRunRequest
 	if err := c.decodeRestoreBody(&req); err != nil {
 		return err
 	}
-	bundle, err := decodeBundle(req.Bundle)
-	if err != nil {
-		return err
-	}
-	secret, err := backupSecret(req.BackupSecret)
+	bundle, secret, err := bundleAndSecret(req.Bundle, req.BackupSecret)
 	if err != nil {
 		return err
 	}
@@ -169,11 +179,7 @@ func restore(c *call) error {
 	if err := c.decodeRestoreBody(&req); err != nil {
 		return err
 	}
-	bundle, err := decodeBundle(req.Bundle)
-	if err != nil {
-		return err
-	}
-	secret, err := backupSecret(req.BackupSecret)
+	bundle, secret, err := bundleAndSecret(req.Bundle, req.BackupSecret)
 	if err != nil {
 		return err
 	}

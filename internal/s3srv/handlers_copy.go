@@ -90,6 +90,17 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err := s.checkEncrypted(srcBucket, srcKey, om.SSE); err != nil {
 		return err
 	}
+	srcETag, err := s.objectETag(r.Context(), srcBucket, srcKey, om)
+	if err != nil {
+		return err
+	}
+	if err := checkCopySourceConditions(r.Header, srcETag, om.LastModified); err != nil {
+		return err
+	}
+	tags, terr := copyTags(r.Header, om.Tags)
+	if terr != nil {
+		return terr
+	}
 
 	headers, user := om.Headers, om.UserMeta
 	if replace {
@@ -113,7 +124,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 			}
 		}
 		err = s.store.updateObjectMeta(bucket, key, om.DataFile, func(m *objectMeta) {
-			m.Headers, m.UserMeta, m.LastModified = headers, user, now
+			m.Headers, m.UserMeta, m.LastModified, m.Tags = headers, user, now, tags
 			if newSSE != nil {
 				m.SSE = newSSE
 			}
@@ -155,7 +166,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	etag := hex.EncodeToString(cw.h.Sum(nil))
 	dst := objectMeta{
 		Size: size, StoredSize: cw.n, ETag: etag, LastModified: now,
-		Headers: headers, UserMeta: user, SSE: newSSE,
+		Headers: headers, UserMeta: user, SSE: newSSE, Tags: tags,
 	}
 	if err := s.store.commitObject(bucket, key, out, dst); err != nil {
 		return err

@@ -23,6 +23,10 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request, bucket,
 	if herr != nil {
 		return herr
 	}
+	tags, terr := tagsFromHeader(r.Header) // applied at completion
+	if terr != nil {
+		return terr
+	}
 	var (
 		meta map[string]string
 		req  *sse.Request
@@ -44,7 +48,7 @@ func (s *Server) createMultipart(w http.ResponseWriter, r *http.Request, bucket,
 		}
 	}
 	id, err := s.store.createUpload(bucket, uploadMeta{
-		Key: key, Initiated: s.now().UTC(), Headers: headers, UserMeta: user, SSE: meta,
+		Key: key, Initiated: s.now().UTC(), Headers: headers, UserMeta: user, SSE: meta, Tags: tags,
 	})
 	if err != nil {
 		return err

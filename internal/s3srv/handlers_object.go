@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
@@ -71,6 +72,10 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	if herr != nil {
 		return herr
 	}
+	tags, terr := tagsFromHeader(r.Header)
+	if terr != nil {
+		return terr
+	}
 	var req *sse.Request
 	if s.cfg.DisableEncryption {
 		if hasSSEHeaders(r.Header) {
@@ -109,7 +114,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	}
 	om := objectMeta{
 		Size: pr.Size(), StoredSize: stored, ETag: etag, LastModified: s.now().UTC(),
-		Headers: headers, UserMeta: user, SSE: meta,
+		Headers: headers, UserMeta: user, SSE: meta, Tags: tags,
 	}
 	if err := s.store.commitObject(bucket, key, f, om); err != nil {
 		return err
@@ -136,6 +141,20 @@ const firstReadSize = 256 << 10
 
 // getObject serves GetObject, or HeadObject when head is set.
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string, head bool) error {
+	q := r.URL.Query()
+	if err := checkVersionID(q); err != nil {
+		return err
+	}
+	partNumber := 0
+	if _, ok := q["partNumber"]; ok {
+		var perr *Error
+		if partNumber, perr = parsePartNumber(q.Get("partNumber")); perr != nil {
+			return perr
+		}
+		if r.Header.Get("Range") != "" {
+			return errInvalidRequest("Cannot specify both Range header and partNumber query parameter")
+		}
+	}
 	var ckey *sse.CustomerKey
 	if s.cfg.DisableEncryption {
 		if hasSSEHeaders(r.Header) {
@@ -158,6 +177,16 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	defer f.Close()
 	if err := s.checkEncrypted(bucket, key, om.SSE); err != nil {
 		return err
+	}
+	etag, err := s.objectETag(r.Context(), bucket, key, om)
+	if err != nil {
+		return err
+	}
+	if notModified, err := checkGetConditions(r.Header, etag, om.LastModified); err != nil {
+		return err
+	} else if notModified {
+		writeNotModified(w, etag, om.LastModified)
+		return nil
 	}
 
 	var (
@@ -185,15 +214,29 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		size, body, sseHeader = obj.Size(), obj, obj.Header()
 	}
 
-	rng, partial, rerr := parseRange(r.Header.Get("Range"), size)
+	var (
+		rng     byteRange
+		partial bool
+		rerr    *Error
+	)
+	if partNumber > 0 {
+		rng, partial, rerr = partRange(om, partNumber, size)
+	} else {
+		rng, partial, rerr = parseRange(r.Header.Get("Range"), size)
+	}
 	if rerr != nil {
-		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		if partNumber == 0 {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		}
 		return rerr
 	}
 	if !partial {
 		rng = byteRange{Start: 0, Length: size}
 	}
-	setObjectHeaders(w, om)
+	setObjectHeaders(w, om, etag)
+	if partNumber > 0 && om.PartsCount > 0 {
+		w.Header().Set("X-Amz-Mp-Parts-Count", strconv.Itoa(om.PartsCount))
+	}
 	setSSEHeaders(w, sseHeader)
 	w.Header().Set("Content-Length", strconv.FormatInt(rng.Length, 10))
 	status := http.StatusOK
@@ -262,10 +305,75 @@ func readErr(err error) error {
 	return err
 }
 
-func (s *Server) deleteObject(w http.ResponseWriter, _ *http.Request, bucket, key string) error {
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if err := checkVersionID(r.URL.Query()); err != nil {
+		return err
+	}
 	if err := s.store.deleteObject(bucket, key); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func errInvalidPartNumber() *Error {
+	return s3err("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable")
+}
+
+// partRange is the byte range of part n of an object of size bytes, for
+// GetObject and HeadObject with partNumber. As S3, part 1 of an object not
+// uploaded in parts is the whole object, and any part beyond the last is
+// InvalidPartNumber (416). ok is false for an empty object not uploaded in
+// parts (no range to send).
+func partRange(om objectMeta, n int, size int64) (r byteRange, ok bool, err *Error) {
+	if om.PartsCount == 0 {
+		if n != 1 {
+			return r, false, errInvalidPartNumber()
+		}
+		return byteRange{Start: 0, Length: size}, size > 0, nil
+	}
+	if n > om.PartsCount {
+		return r, false, errInvalidPartNumber()
+	}
+	if len(om.PartSizes) != om.PartsCount {
+		return r, false, errNotImplemented("partNumber is not available for this object: it was completed by an earlier version of this server, which did not record its part sizes.")
+	}
+	var off int64
+	for _, sz := range om.PartSizes[:n-1] {
+		off += sz
+	}
+	r = byteRange{Start: off, Length: om.PartSizes[n-1]}
+	if r.Start < 0 || r.Length < 0 || r.Start+r.Length > size {
+		return byteRange{}, false, errInternal(fmt.Errorf("%w: part sizes do not add up to the object size", errStoreCorrupt))
+	}
+	return r, true, nil
+}
+
+func errNoSuchVersion() *Error {
+	return s3err("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+}
+
+// checkVersionID accepts a versionId query parameter only if it names the
+// one version this server keeps of every object, "null", as an unversioned
+// S3 bucket does.
+func checkVersionID(q map[string][]string) *Error {
+	v, ok := q["versionId"]
+	switch {
+	case !ok:
+		return nil
+	case len(v) == 0 || v[0] == "":
+		return errInvalidArgument("Version id cannot be the empty string")
+	case v[0] != nullVersion:
+		return errNoSuchVersion()
+	}
+	return nil
+}
+
+// objectMetaFor returns the sidecar of the object a request names (with
+// its versionId, if any).
+func (s *Server) objectMetaFor(r *http.Request, bucket, key string) (objectMeta, error) {
+	if err := checkVersionID(r.URL.Query()); err != nil {
+		return objectMeta{}, err
+	}
+	return s.store.statObject(bucket, key)
 }

@@ -75,22 +75,26 @@ func objectHeadersFrom(h http.Header) (headers, user map[string]string, err *Err
 	return headers, user, nil
 }
 
-// setObjectHeaders writes an object's stored headers to a GET/HEAD response.
-func setObjectHeaders(w http.ResponseWriter, om objectMeta) {
+// setObjectHeaders writes an object's stored headers, etag (unquoted, from
+// objectETag) and tag count to a GET/HEAD response. User metadata names go
+// out in lower case, as S3 sends them (they are stored canonicalised, and
+// clients such as the AWS SDKs keep the case they receive): the map key is
+// written directly, past http.Header's canonicalisation.
+func setObjectHeaders(w http.ResponseWriter, om objectMeta, etag string) {
 	h := w.Header()
 	for k, v := range om.Headers {
 		h.Set(k, v)
 	}
 	for k, v := range om.UserMeta {
-		if !sse.IsInternal(k) {
-			h.Set(k, v)
+		if !sse.IsInternal(k) && strings.HasPrefix(k, "X-Amz-Meta-") {
+			h[strings.ToLower(k)] = []string{v}
 		}
 	}
-	h.Set("ETag", quoteETag(om.ETag))
+	h.Set("ETag", quoteETag(etag))
 	h.Set("Last-Modified", om.LastModified.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
-	if om.PartsCount > 0 {
-		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(om.PartsCount))
+	if len(om.Tags) > 0 {
+		h.Set("X-Amz-Tagging-Count", strconv.Itoa(len(om.Tags)))
 	}
 }
 

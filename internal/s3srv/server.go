@@ -189,9 +189,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// unsupportedSubresources are S3 query subresources this server does not
-// implement; requests naming them get NotImplemented instead of being
-// mistaken for plain object or bucket operations.
+// isUnsupportedSubresource reports whether q is an S3 query subresource
+// this server does not implement (for the method and resource at hand: see
+// route); requests naming one get NotImplemented instead of being mistaken
+// for plain object or bucket operations.
 func isUnsupportedSubresource(q string) bool {
 	switch q {
 	case "acl", "policy", "tagging", "versioning", "versions", "lifecycle", "cors", "website",
@@ -204,17 +205,35 @@ func isUnsupportedSubresource(q string) bool {
 	return false
 }
 
+// subresourceOf returns the one subresource named in q ("" for none), or
+// NotImplemented if q names one this server does not implement or several.
+func subresourceOf(q map[string][]string) (string, *Error) {
+	sub := ""
+	for name := range q {
+		if !isUnsupportedSubresource(name) {
+			continue
+		}
+		if sub != "" {
+			return "", errInvalidRequest("A request may name only one subresource.")
+		}
+		sub = name
+	}
+	return sub, nil
+}
+
 // route dispatches an S3 request by path, method and query.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	bucket, key, _ := strings.Cut(path, "/")
 	q := r.URL.Query()
-	for name := range q {
-		if isUnsupportedSubresource(name) {
-			return errNotImplemented("This server does not implement the " + name + " subresource.")
-		}
+	sub, serr := subresourceOf(q)
+	if serr != nil {
+		return serr
 	}
 	if bucket == "" {
+		if sub != "" {
+			return errNotImplemented("This server does not implement the " + sub + " subresource.")
+		}
 		if r.Method == http.MethodGet {
 			return s.listBuckets(w, r)
 		}
@@ -224,10 +243,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if key == "" {
+		if sub != "" {
+			return s.routeBucketSubresource(w, r, bucket, sub)
+		}
 		return s.routeBucket(w, r, bucket, q)
 	}
 	if len(key) > 1024 {
 		return errKeyTooLong()
+	}
+	if sub != "" {
+		return s.routeObjectSubresource(w, r, bucket, key, sub)
 	}
 	return s.routeObject(w, r, bucket, key, q)
 }
@@ -252,8 +277,10 @@ func (s *Server) routeBucket(w http.ResponseWriter, r *http.Request, bucket stri
 			return errNotImplemented("ListMultipartUploads is not implemented.")
 		case r.URL.Query().Get("list-type") == "2":
 			return s.listObjectsV2(w, r, bucket)
+		case r.URL.Query().Get("list-type") != "":
+			return errInvalidArgument("Invalid list-type: 1 or 2 (or none, for ListObjects) are accepted.")
 		}
-		return errNotImplemented("Only ListObjectsV2 (list-type=2) is implemented.")
+		return s.listObjectsV1(w, r, bucket)
 	case http.MethodHead:
 		return s.headBucket(w, r, bucket)
 	case http.MethodDelete:

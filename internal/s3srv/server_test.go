@@ -156,7 +156,7 @@ func TestRoundTripAndErrors(t *testing.T) {
 	e.mustStatus(http.StatusNotFound, http.MethodGet, "/nobucket/x", nil, nil)
 	e.mustStatus(http.StatusBadRequest, http.MethodPut, "/Bad_Bucket", nil, nil)
 	e.mustStatus(http.StatusBadRequest, http.MethodPut, "/admin", nil, nil)
-	e.mustStatus(http.StatusNotImplemented, http.MethodGet, "/bkt/dir/obj?acl", nil, nil)
+	e.mustStatus(http.StatusNotImplemented, http.MethodGet, "/bkt/dir/obj?torrent", nil, nil)
 	e.mustStatus(http.StatusBadRequest, http.MethodPut, "/bkt/x", []byte("x"), map[string]string{"X-Amz-Server-Side-Encryption": "DES"})
 	e.mustStatus(http.StatusBadRequest, http.MethodPut, "/bkt/x", []byte("x"), map[string]string{"Content-Md5": base64.StdEncoding.EncodeToString(make([]byte, 16))})
 	e.mustStatus(http.StatusNotFound, http.MethodHead, "/bkt/x", nil, nil)

@@ -91,6 +91,12 @@ type objectMeta struct {
 	UserMeta     map[string]string `json:"user_meta,omitempty"` // x-amz-meta-*, canonical names
 	SSE          map[string]string `json:"sse,omitempty"`       // metadata from package sse
 	PartsCount   int               `json:"parts_count,omitempty"`
+	// PartSizes are the plaintext sizes of a multipart object's parts, in
+	// order (GetObject's partNumber). Objects completed before this field
+	// existed have none.
+	PartSizes []int64 `json:"part_sizes,omitempty"`
+	// Tags is the object's tag set (absent: none).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // uploadMeta is a multipart upload's upload.json.
@@ -102,6 +108,7 @@ type uploadMeta struct {
 	Headers   map[string]string `json:"headers,omitempty"`
 	UserMeta  map[string]string `json:"user_meta,omitempty"`
 	SSE       map[string]string `json:"sse,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"` // x-amz-tagging, applied at completion
 }
 
 // partMeta is part-N.json.

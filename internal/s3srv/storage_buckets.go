@@ -86,12 +86,9 @@ func (s *store) deleteBucket(bucket string) error {
 		}
 		return err
 	}
-	if up, err := dirHasEntry(filepath.Join(s.bucketDir(bucket), "uploads")); err != nil || up {
-		if err == nil {
-			err = errStoreNotEmpty
-		}
-		return err
-	}
+	// Pending multipart uploads do not keep a bucket: they go with it
+	// (aborted), in the same rename that removes the bucket. Part commits
+	// hold bucketsMu for reading, so none is in progress.
 	return s.removeDirDurable(s.bucketDir(bucket), "rmbucket")
 }
 
@@ -146,21 +143,4 @@ func (s *store) listBuckets() ([]bucketEntry, error) {
 		out = append(out, bucketEntry{Name: e.Name(), Created: bm.Created})
 	}
 	return out, nil
-}
-
-// dirHasEntry reports whether dir holds anything (reading one entry).
-func dirHasEntry(dir string) (bool, error) {
-	d, err := os.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer d.Close()
-	ents, err := d.ReadDir(1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, err
-	}
-	return len(ents) > 0, nil
 }

@@ -146,8 +146,14 @@ func (s *store) completeUpload(bucket, key, id string, parts []partMeta, om obje
 	l := s.upLock(id)
 	l.Lock()
 	defer l.Unlock()
-	if _, err := s.getUpload(bucket, key, id); err != nil {
+	um, err := s.getUpload(bucket, key, id)
+	if err != nil {
 		return err
+	}
+	om.Tags = um.Tags
+	om.PartSizes = make([]int64, len(parts))
+	for i, p := range parts {
+		om.PartSizes[i] = p.Size
 	}
 	dir := s.uploadDir(bucket, id)
 	out, err := s.tempFile()

@@ -400,3 +400,13 @@ func (s *store) migrateSidecars() error {
 	}
 	return nil
 }
+
+// statObject returns an object's sidecar.
+func (s *store) statObject(bucket, key string) (objectMeta, error) {
+	s.bucketsMu.RLock()
+	defer s.bucketsMu.RUnlock()
+	l := s.objLock(bucket, key)
+	l.RLock()
+	defer l.RUnlock()
+	return s.readObjectMeta(bucket, key)
+}

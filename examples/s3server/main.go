@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK [-user-access-key UAK -user-secret-key USK [-user-role ROLE]]] [-allow-insecure-ssec] [-max-conns N]
+//	go run ./examples/s3server -addr 127.0.0.1:9000 -data DIR [-access-key AK -secret-key SK [-user-access-key UAK -user-secret-key USK [-user-role ROLE]]] [-tls-cert FILE -tls-key FILE] [-allow-insecure-ssec] [-max-conns N]
 //
 // With -access-key and -secret-key every S3 and admin request must be signed
 // (AWS Signature Version 4) with them; without, requests are anonymous. The
@@ -16,6 +16,8 @@
 // the admin API it holds -user-role of the built-in role policy (key-user by
 // default: generate-data-key, decrypt, describe; or auditor: list,
 // describe), while -access-key is the administrator.
+// -tls-cert and -tls-key (PEM files, both or neither) make it serve HTTPS
+// (TLS 1.2 and later), over which SSE-C customer keys are accepted.
 // -allow-insecure-ssec accepts SSE-C keys over plain HTTP (local testing
 // only). The local master secret is generated into DIR/.kms/master.key (mode
 // 0600) on first start: fine for an example, not for production.
@@ -28,6 +30,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -61,6 +64,8 @@ func run(args []string) error {
 	insecure := fs.Bool("allow-insecure-ssec", false, "accept SSE-C customer keys over plain HTTP (testing only)")
 	maxConns := fs.Int("max-conns", s3srv.DefaultMaxConns, "connections served at once (further ones wait to be accepted)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus text format); empty: off")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with -tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +75,18 @@ func run(args []string) error {
 	}
 	if *maxConns < 1 {
 		return errors.New("-max-conns must be at least 1")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		// Loaded before anything starts, so a bad pair fails at once.
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if *sk == "" {
 		*sk = os.Getenv("S3SERVER_SECRET_KEY")
@@ -124,9 +141,22 @@ func run(args []string) error {
 	if *insecure {
 		log.Warn("s3server: -allow-insecure-ssec: SSE-C customer keys are accepted over plain HTTP")
 	}
-	log.Info("s3server: listening", "addr", ln.Addr().String(), "data", *data, "admin", s3srv.AdminPrefix, "max_conns", *maxConns)
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		hs.TLSConfig = tlsConfig
+	}
+	log.Info("s3server: listening", "addr", ln.Addr().String(), "scheme", scheme, "data", *data, "admin", s3srv.AdminPrefix, "max_conns", *maxConns)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			// The certificate is in hs.TLSConfig; requests then have
+			// r.TLS set, so SSE-C is accepted without -allow-insecure-ssec.
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -4,16 +4,48 @@
 // keys held by a kms.Manager on the local backend whose key directory lives
 // under the data directory.
 //
-// Operations: CreateBucket, DeleteBucket (empty only), HeadBucket,
-// ListBuckets, ListObjectsV2 (prefix, delimiter, max-keys, continuation),
-// PutObject, GetObject (Range: "a-b", "a-", suffix "-n"; 416 when
-// unsatisfiable), HeadObject, DeleteObject, CopyObject (x-amz-copy-source,
-// SSE-C copy-source keys, metadata directive; a copy onto itself that only
-// changes encryption re-seals the object key without rewriting the payload),
-// multipart Create/UploadPart/Complete/Abort/ListParts, and
+// Operations: CreateBucket, DeleteBucket (empty of objects; pending
+// multipart uploads are aborted with it), HeadBucket, ListBuckets,
+// GetBucketLocation, GetBucketVersioning (off: an empty
+// VersioningConfiguration), GetBucketAcl and GetObjectAcl (the owner has
+// FULL_CONTROL), ListObjectsV2 (prefix, delimiter, max-keys, start-after,
+// continuation, encoding-type), ListObjects V1 (marker, prefix, delimiter,
+// max-keys, encoding-type; NextMarker only with a delimiter, as S3),
+// ListObjectVersions (every object is its only version: VersionId "null",
+// IsLatest; key-marker, version-id-marker), PutObject, GetObject (Range:
+// "a-b", "a-", suffix "-n"; 416 when unsatisfiable; partNumber: the part's
+// byte range with x-amz-mp-parts-count, part 1 of an object not uploaded in
+// parts being the whole object, 416 InvalidPartNumber beyond the last part,
+// 400 with a Range), HeadObject (the same), DeleteObject, DeleteObjects
+// (Quiet; Content-MD5 or x-amz-checksum-* required; 1000 keys at most),
+// CopyObject (x-amz-copy-source, SSE-C copy-source keys, metadata and
+// tagging directives, x-amz-copy-source-if-*; a copy onto itself that only
+// changes encryption re-seals the object key without rewriting the
+// payload), multipart Create/UploadPart/Complete/Abort/ListParts,
+// Put/Get/DeleteObjectTagging (and x-amz-tagging on PutObject and
+// CreateMultipartUpload, applied at completion; S3's limits: 10 tags, keys
+// of 128 and values of 256 characters, InvalidTag), and
 // Put/Get/DeleteBucketEncryption (per-bucket default SSE-S3 or SSE-KMS).
 // Objects without any encryption request or bucket default get SSE-S3, as S3
 // does. The KMS admin API (package admin) is mounted at AdminPrefix.
+//
+// Where S3 behaves in a particular way, so does the server: GetObject and
+// HeadObject evaluate If-Match, If-None-Match, If-Modified-Since and
+// If-Unmodified-Since in RFC 9110's order (a true If-Match overrides a false
+// If-Unmodified-Since; If-None-Match makes If-Modified-Since irrelevant;
+// unparsable dates are ignored), answering 412 PreconditionFailed or 304
+// Not Modified without a body; the copy-source forms answer 412 for any
+// condition that fails (checkCopySourceConditions, shared with
+// UploadPartCopy). User metadata names are sent in lower case. A versionId
+// of "null" is accepted wherever S3 takes one; any other is NoSuchVersion
+// (404). x-amz-mp-parts-count is sent only with partNumber. Reading a bucket
+// configuration the server does not keep (lifecycle, cors, policy, website,
+// bucket tagging, object lock, public access block, ownership controls,
+// replication) answers as S3 does for a bucket with none: its 404 error,
+// and empty logging, notification, accelerate and requestPayment
+// documents; deleting one succeeds. Other subresources are 501
+// NotImplemented. An object's tags live in its sidecar and change with it
+// in one rename, so no write is ever partly visible.
 //
 // Request bodies may be plain or aws-chunked, the shapes the AWS SDKs send:
 // STREAMING-UNSIGNED-PAYLOAD-TRAILER and STREAMING-AWS4-HMAC-SHA256-PAYLOAD,
@@ -64,9 +96,10 @@
 // PutObject and UploadPart, a 256 KiB write buffer and the sse pipeline's few
 // 1 MiB segments per Config.Concurrency; GetObject, 256 KiB read ahead and as
 // many segments; XML bodies (CompleteMultipartUpload, PutBucketEncryption),
-// up to 1 MiB; ListObjectsV2, max-keys (at most 1000) entries and one batch
-// of 512 directory entries, whatever the bucket's size. Objects: 5 GiB per
-// PutObject or UploadPart, keys of 1024 bytes, user metadata of 2 KB.
+// up to 1 MiB, DeleteObjects 2 MiB, PutObjectTagging 64 KiB; listings,
+// max-keys (at most 1000) entries and one batch of 512 directory entries,
+// whatever the bucket's size. Objects: 5 GiB per PutObject or UploadPart,
+// keys of 1024 bytes, user metadata of 2 KB, 10 tags.
 //
 // # Durability and locking
 //

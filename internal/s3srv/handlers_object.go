@@ -178,17 +178,6 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	if err := s.checkEncrypted(bucket, key, om.SSE); err != nil {
 		return err
 	}
-	etag, err := s.objectETag(r.Context(), bucket, key, om)
-	if err != nil {
-		return err
-	}
-	if notModified, err := checkGetConditions(r.Header, etag, om.LastModified); err != nil {
-		return err
-	} else if notModified {
-		writeNotModified(w, etag, om.LastModified)
-		return nil
-	}
-
 	var (
 		size      int64
 		body      io.ReaderAt
@@ -212,6 +201,18 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		}
 		defer obj.Close() // zeroes the object key
 		size, body, sseHeader = obj.Size(), obj, obj.Header()
+	}
+	// Preconditions are evaluated once the request may read the object
+	// (an SSE-C object needs its key first, as in S3).
+	etag, err := s.objectETag(r.Context(), bucket, key, om)
+	if err != nil {
+		return err
+	}
+	if notModified, err := checkGetConditions(r.Header, etag, om.LastModified); err != nil {
+		return err
+	} else if notModified {
+		writeNotModified(w, etag, om.LastModified)
+		return nil
 	}
 
 	var (

@@ -273,6 +273,16 @@ func TestConditionalGet(t *testing.T) {
 		}
 	}
 	e.mustStatus(http.StatusNotFound, http.MethodGet, "/bkt/missing", nil, map[string]string{"If-None-Match": "*"})
+
+	// An SSE-C object answers no precondition without its key.
+	key := randBytes(32)
+	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt/c", data, ssecHeaders(key))
+	e.mustStatus(http.StatusBadRequest, http.MethodGet, "/bkt/c", nil, map[string]string{"If-None-Match": "*"})
+	e.mustStatus(http.StatusBadRequest, http.MethodHead, "/bkt/c", nil, map[string]string{"If-Match": `"0123"`})
+	hdr := ssecHeaders(key)
+	hdr["If-None-Match"] = "*"
+	e.mustStatus(http.StatusNotModified, http.MethodGet, "/bkt/c", nil, hdr)
+	e.mustStatus(http.StatusNotModified, http.MethodHead, "/bkt/c", nil, hdr)
 }
 
 func TestCopySourceConditions(t *testing.T) {

@@ -291,7 +291,7 @@ func fvCheckAPI(t *testing.T, e *Encryptor, v fvObject) {
 		edit func(map[string]string)
 		want error
 	}{
-		"version 3":            {func(m map[string]string) { m[metaVersion] = "3" }, ErrUnsupportedVersion},
+		"version 5":            {func(m map[string]string) { m[metaVersion] = "5" }, ErrUnsupportedVersion},
 		"version relabelled":   {func(m map[string]string) { m[metaVersion] = fvOtherVersion(m[metaVersion]) }, ErrCorruptMetadata},
 		"no version":           {func(m map[string]string) { delete(m, metaVersion) }, ErrCorruptMetadata},
 		"unknown entry":        {func(m map[string]string) { m[InternalPrefix+"Future"] = "x" }, ErrCorruptMetadata},
@@ -515,9 +515,9 @@ func fvSpecsV1() []fvSpec {
 		{name: "SSE-KMS, empty object", bucket: "bucket", object: "empty", seg: 256,
 			req: Request{Kind: KindKMS, KMSKeyID: "vector-key"}, plaintext: nil},
 		{name: "SSE-C multipart, parts 1-2:300,4:17", bucket: "bucket", object: "multi", seg: 256,
-			req: Request{Kind: KindC}, plaintext: text(617), parts: []Part{{1, 300}, {2, 300}, {4, 17}}},
+			req: Request{Kind: KindC}, plaintext: text(617), parts: []Part{{Number: 1, Size: 300}, {Number: 2, Size: 300}, {Number: 4, Size: 17}}},
 		{name: "SSE-S3 multipart, parts 1:200,2:5", bucket: "bucket", object: "multi-s3", seg: 128,
-			req: Request{Kind: KindS3}, plaintext: text(205), parts: []Part{{1, 200}, {2, 5}}},
+			req: Request{Kind: KindS3}, plaintext: text(205), parts: []Part{{Number: 1, Size: 200}, {Number: 2, Size: 5}}},
 	}
 }
 
@@ -535,7 +535,7 @@ func fvSpecsV2() []fvSpec {
 		{name: "v2 SSE-KMS bucket key with context, non-ASCII object name", bucket: "my-bucket", object: "dir/über café?.txt", seg: 128,
 			req: kms, plaintext: fvText(300)},
 		{name: "v2 SSE-KMS bucket key multipart, parts 1:200,3:9", bucket: "my-bucket", object: "multi-kms", seg: 128,
-			req: Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}, plaintext: fvText(209), parts: []Part{{1, 200}, {3, 9}}},
+			req: Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}, plaintext: fvText(209), parts: []Part{{Number: 1, Size: 200}, {Number: 3, Size: 9}}},
 	}
 }
 

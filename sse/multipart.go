@@ -56,23 +56,14 @@ func (e *Encryptor) EncryptPart(ctx context.Context, bucket, object string, meta
 	if err != nil {
 		return nil, err
 	}
-	if !m.withETags {
-		// An upload initiated before format version 3: its parts and object
-		// record no ETag (Encryptor.ETag derives one).
-		return e.newObjectWriter(w, maps.Clone(meta), nil, nil).legacyPart(), nil
-	}
 	keys, err := newETagKeys(oek, bucket, object)
 	if err != nil {
 		return nil, errTampered(err)
 	}
-	m.partNumber = partNumber
+	// Also a part of an upload initiated before format version 3 records
+	// its ETag (the completed object does not: Encryptor.ETag derives one).
+	m.partNumber, m.withETags = partNumber, true
 	return e.newObjectWriter(w, maps.Clone(meta), m, keys), nil
-}
-
-// legacyPart marks a part of a version 1/2 upload: Close records nothing.
-func (w *ObjectWriter) legacyPart() *ObjectWriter {
-	w.legacy = true
-	return w
 }
 
 // CompleteMultipart returns the metadata of the completed object for an

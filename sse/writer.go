@@ -23,7 +23,6 @@ type ObjectWriter struct {
 	err    error
 	closed bool
 	wrote  bool
-	legacy bool // a part of a version 1/2 upload: no ETag entries
 }
 
 func (e *Encryptor) newObjectWriter(w io.WriteCloser, meta map[string]string, m *objectMeta, keys *etagKeys) *ObjectWriter {
@@ -93,9 +92,6 @@ func (w *ObjectWriter) Close() error {
 	}
 	if w.m == nil {
 		w.etag = hex.EncodeToString(digest)
-		if w.legacy {
-			w.etag = "" // recorded nowhere: Encryptor.ETag derives the object's
-		}
 		return nil
 	}
 	w.etag = w.m.etagEntries(w.keys, digest)

@@ -129,8 +129,12 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, bucket st
 			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: enc(e.value)})
 		} else {
 			o := e.meta
+			etag, err := s.objectETag(r.Context(), bucket, o.Key, o)
+			if err != nil {
+				return err
+			}
 			res.Contents = append(res.Contents, objectInfo{
-				Key: enc(o.Key), LastModified: xmlTime(o.LastModified), ETag: quoteETag(o.ETag),
+				Key: enc(o.Key), LastModified: xmlTime(o.LastModified), ETag: quoteETag(etag),
 				Size: o.Size, StorageClass: "STANDARD",
 			})
 		}

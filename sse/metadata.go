@@ -269,9 +269,6 @@ func (m *objectMeta) decodeETags(in map[string]string) error {
 		if !validETag(v) || strings.Contains(v, "-") != (m.parts != nil) || m.kind == KindS3 && m.sealedMD5Entry(in) {
 			return errCorrupt("bad etag")
 		}
-		if m.parts != nil && !strings.HasSuffix(v, "-"+strconv.Itoa(len(m.parts))) {
-			return errCorrupt("bad etag")
-		}
 		m.etag = v
 	}
 	if v, ok := in[metaSealedMD5]; ok {

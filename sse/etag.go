@@ -355,7 +355,7 @@ func (p *md5Pipe) finish() ([]byte, error) {
 
 func (p *md5Pipe) release() {
 	if p.buf != nil {
-		clear(p.buf[:cap(p.buf)])
+		clear(p.buf) // flushBuf cleared all it wrote; this is what was never written
 		b := p.buf[:0]
 		p.buf = nil
 		p.pool.Put(&b)

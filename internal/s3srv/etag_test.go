@@ -409,11 +409,11 @@ func TestUploadPartCopy(t *testing.T) {
 	part := "/bkt/err?partNumber=1&uploadId=" + id
 	src := map[string]string{"X-Amz-Copy-Source": "/bkt/src-sse-s3"}
 	for rng, code := range map[string]string{
-		"bytes=abc":                         "InvalidArgument",
-		"0-10":                              "InvalidArgument",
-		"bytes=10-5":                        "InvalidArgument",
-		"bytes=0-":                          "InvalidArgument",
-		"bytes=0-1,3-4":                     "InvalidArgument",
+		"bytes=abc":                          "InvalidArgument",
+		"0-10":                               "InvalidArgument",
+		"bytes=10-5":                         "InvalidArgument",
+		"bytes=0-":                           "InvalidArgument",
+		"bytes=0-1,3-4":                      "InvalidArgument",
 		fmt.Sprintf("bytes=0-%d", len(data)): "InvalidArgument", // one past the end
 	} {
 		_, b := e.mustStatus(http.StatusBadRequest, http.MethodPut, part, nil, with(src, map[string]string{"X-Amz-Copy-Source-Range": rng}))

@@ -71,6 +71,8 @@ func (e *Encryptor) EncryptPart(ctx context.Context, bucket, object string, meta
 // upload's meta plus the part list, without ETag entries. Use
 // Encryptor.CompleteUpload, which also records the ETag; this remains for
 // uploads whose parts have no Meta.
+//
+// Deprecated: use Encryptor.CompleteUpload, which records the ETag.
 func CompleteMultipart(meta map[string]string, parts []Part) (map[string]string, error) {
 	if err := validateParts(parts); err != nil {
 		return nil, err

@@ -64,9 +64,9 @@
 // ETag. The stored object is the concatenation of the encrypted parts, and
 // DecryptObject reads ranges across part borders. Each part's writer gives
 // its ETag and its metadata (Part.Meta), to keep with the part until the
-// upload completes. UploadPartCopy is DecryptObject's Range of the source
-// (of any kind; an SSE-C source's key from ParseCopySource) copied into
-// EncryptPart of the destination upload, in the upload's kind.
+// upload completes. CopyPart serves UploadPartCopy: a byte range of a
+// source of any kind (an SSE-C source's key from ParseCopySource), decrypted
+// and encrypted as a part of the destination upload, in the upload's kind.
 //
 // # ETags
 //

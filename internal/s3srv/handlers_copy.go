@@ -1,6 +1,7 @@
 package s3srv
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -278,26 +279,29 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, 
 	if rng.Length > maxPutSize {
 		return errEntityTooLarge()
 	}
-	obj, err := s.openCopySource(r.Context(), srcBucket, srcKey, om, f, srcCKey)
-	if err != nil {
-		return err
+	if s.cfg.DisableEncryption && len(om.SSE) != 0 {
+		return errInvalidRequest("The source object is encrypted and this server runs with encryption disabled.")
 	}
-	defer obj.Close()
 	out, err := s.store.tempFile()
 	if err != nil {
 		return errInternal(err)
 	}
-	start := func(dst io.Writer) (*sse.ObjectWriter, error) {
-		return s.enc.EncryptPart(r.Context(), bucket, key, um.SSE, ckey, n, dst) // um.SSE empty: not encrypted
+	cw := &countingWriter{w: out}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	src := sse.CopySource{Bucket: srcBucket, Object: srcKey, Meta: om.SSE, Key: srcCKey, Data: f, Size: om.StoredSize}
+	// um.SSE empty: the upload is not encrypted, the part passes through.
+	ow, err := s.enc.CopyPart(r.Context(), src, rng.Start, rng.Length, bucket, key, um.SSE, ckey, n, bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	stored, etag, partSSE, err := writeStored(out, &readErrReader{r: obj.Range(rng.Start, rng.Length)}, start, "")
 	if err != nil {
 		discardTemp(out)
 		return err
 	}
+	etag, partSSE := ow.ETag(), ow.Metadata()
 	now := s.now().UTC()
 	pm := partMeta{
-		PartNumber: n, Size: rng.Length, StoredSize: stored, ETag: sidecarETag(etag, partSSE),
+		PartNumber: n, Size: rng.Length, StoredSize: cw.n, ETag: sidecarETag(etag, partSSE),
 		LastModified: now, SSE: partSSE,
 	}
 	if err := s.store.commitPart(bucket, key, id, out, pm); err != nil {

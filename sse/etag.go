@@ -245,14 +245,27 @@ func (m *objectMeta) etagEntries(keys *etagKeys, digest []byte) string {
 
 // md5Pipe hashes the plaintext going to dst with MD5, on another goroutine
 // while dst (the cipher) takes the same bytes, so the hash costs wall time
-// only where it is slower than the cipher. Small objects are hashed inline.
+// only where it is slower than the cipher. The first pipeInline bytes go
+// through a pipeSmall buffer in the pipe itself and are hashed inline: a
+// small object never takes a pipeChunk buffer from the pool, so a
+// concurrent small PUT holds only its own size and a few KiB.
 type md5Pipe struct {
-	dst  io.Writer
-	h    hash.Hash
-	buf  []byte // gathered plaintext, not yet hashed or written
-	pool *sync.Pool
-	wg   sync.WaitGroup
+	dst   io.Writer
+	h     hash.Hash
+	buf   []byte // gathered plaintext, not yet hashed or written: small[:n] or a pooled chunk
+	big   bool   // buf is a pooled pipeChunk buffer
+	early int64  // bytes flushed from small (hashed inline)
+	pool  *sync.Pool
+	wg    sync.WaitGroup
+	small [pipeSmall]byte
 }
+
+// pipeSmall is the pipe's own buffer; pipeInline how many bytes of an
+// object go through it, hashed inline, before it takes a pooled chunk.
+const (
+	pipeSmall  = 4 << 10
+	pipeInline = 64 << 10
+)
 
 func newMD5Pipe(dst io.Writer, pool *sync.Pool) *md5Pipe {
 	return &md5Pipe{dst: dst, h: md5.New(), pool: pool}
@@ -272,14 +285,31 @@ func (p *md5Pipe) hash(b []byte) {
 	p.wg.Done()
 }
 
-func (p *md5Pipe) getBuf() {
+// room returns buf's spare capacity: the small buffer first (flushed
+// inline when full, for the first pipeInline bytes), then a pooled chunk
+// holding what small had.
+func (p *md5Pipe) room() ([]byte, error) {
 	if p.buf == nil {
-		if v, ok := p.pool.Get().(*[]byte); ok {
-			p.buf = (*v)[:0]
-		} else {
-			p.buf = make([]byte, 0, pipeChunk)
+		p.buf = p.small[:0]
+	}
+	if len(p.buf) == cap(p.buf) && !p.big && p.early < pipeInline {
+		p.early += int64(len(p.buf))
+		if err := p.flushBuf(); err != nil {
+			return nil, err
 		}
 	}
+	if len(p.buf) == cap(p.buf) && !p.big {
+		var nb []byte
+		if v, ok := p.pool.Get().(*[]byte); ok {
+			nb = (*v)[:0]
+		} else {
+			nb = make([]byte, 0, pipeChunk)
+		}
+		nb = append(nb, p.buf...)
+		clear(p.small[:])
+		p.buf, p.big = nb, true
+	}
+	return p.buf[len(p.buf):cap(p.buf)], nil
 }
 
 // flushBuf writes the gathered bytes (in parallel when there are enough).
@@ -299,6 +329,14 @@ func (p *md5Pipe) flushBuf() error {
 	return err
 }
 
+// flushIfFull writes a full pooled chunk.
+func (p *md5Pipe) flushIfFull() error {
+	if p.big && len(p.buf) == cap(p.buf) {
+		return p.flushBuf()
+	}
+	return nil
+}
+
 func (p *md5Pipe) Write(b []byte) (int, error) {
 	n := len(b)
 	if len(b) >= pipeDirect {
@@ -310,15 +348,16 @@ func (p *md5Pipe) Write(b []byte) (int, error) {
 		}
 		return n, nil
 	}
-	p.getBuf()
 	for len(b) > 0 {
-		c := copy(p.buf[len(p.buf):cap(p.buf)], b)
+		r, err := p.room()
+		if err != nil {
+			return 0, err
+		}
+		c := copy(r, b)
 		p.buf = p.buf[:len(p.buf)+c]
 		b = b[c:]
-		if len(p.buf) == cap(p.buf) {
-			if err := p.flushBuf(); err != nil {
-				return 0, err
-			}
+		if err := p.flushIfFull(); err != nil {
+			return 0, err
 		}
 	}
 	return n, nil
@@ -326,16 +365,17 @@ func (p *md5Pipe) Write(b []byte) (int, error) {
 
 // ReadFrom reads src straight into the gathering buffer (io.Copy uses it).
 func (p *md5Pipe) ReadFrom(src io.Reader) (int64, error) {
-	p.getBuf()
 	var total int64
 	for {
-		n, err := src.Read(p.buf[len(p.buf):cap(p.buf)])
+		r, rerr := p.room()
+		if rerr != nil {
+			return total, rerr
+		}
+		n, err := src.Read(r)
 		p.buf = p.buf[:len(p.buf)+n]
 		total += int64(n)
-		if len(p.buf) == cap(p.buf) {
-			if ferr := p.flushBuf(); ferr != nil {
-				return total, ferr
-			}
+		if ferr := p.flushIfFull(); ferr != nil {
+			return total, ferr
 		}
 		if err == io.EOF {
 			return total, nil
@@ -354,12 +394,12 @@ func (p *md5Pipe) finish() ([]byte, error) {
 }
 
 func (p *md5Pipe) release() {
-	if p.buf != nil {
-		clear(p.buf) // flushBuf cleared all it wrote; this is what was never written
+	clear(p.buf) // flushBuf cleared all it wrote; this is what was never written
+	if p.big {
 		b := p.buf[:0]
-		p.buf = nil
 		p.pool.Put(&b)
 	}
+	p.buf, p.big = nil, false
 }
 
 // parseContentMD5 decodes a Content-MD5 header value.

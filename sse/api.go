@@ -46,6 +46,9 @@ type KeyManager interface {
 type Part struct {
 	Number int   // part number, 1..MaxPartNumber
 	Size   int64 // plaintext size of the part (of a stored part of c bytes: DecryptedSize(uploadMeta, c))
+	// Meta is the part's metadata, from its EncryptPart writer's Metadata
+	// after Close (CompleteUpload; CompleteMultipart ignores it).
+	Meta map[string]string
 }
 
 // MaxPartNumber is the highest part number S3 accepts.

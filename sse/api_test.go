@@ -38,7 +38,7 @@ func TestCompleteMultipartErrors(t *testing.T) {
 	_, _ = w.Write([]byte("abc"))
 	require.NoError(t, w.Close())
 	require.Equal(t, "abc", buf.String())
-	require.Nil(t, w.Metadata())
+	require.Empty(t, w.Metadata())
 	out, err := CompleteMultipart(map[string]string{"A": "b"}, []Part{{Number: 1, Size: 3}})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"A": "b"}, out)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/md5"
 	"fmt"
 	"io"
 	"testing"
@@ -235,5 +236,99 @@ func BenchmarkSmallObject(b *testing.B) {
 				r.Close()
 			}
 		})
+	}
+}
+
+// onlyReader hides bytes.Reader's WriterTo, as a request body does.
+type onlyReader struct{ r io.Reader }
+
+func (o *onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// BenchmarkPutETag is the S3 ETag cost (BENCHMARKS.md, "S3 ETag cost"): a
+// PUT through EncryptObject, which computes the MD5 ETag beside the cipher,
+// against the baseline of a plaintext server that also computes the MD5
+// (io.Copy into MD5 and the sink) and against the cipher alone (stream, no
+// ETag), in the same run. The body is read as a request body is (no
+// WriterTo).
+func BenchmarkPutETag(b *testing.B) {
+	e, err := New(newFakeKMS())
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := testKey(b)
+	for _, n := range []int{4 << 10, 64 << 20} {
+		data := randBytes(n)
+		name := fmt.Sprintf("%dKiB", n>>10)
+		if n >= 1<<20 {
+			name = benchName(n)
+		}
+		b.Run("plain+md5/"+name, func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				h := md5.New()
+				if _, err := io.Copy(io.MultiWriter(&sink{}, h), &onlyReader{bytes.NewReader(data)}); err != nil {
+					b.Fatal(err)
+				}
+				_ = h.Sum(nil)
+			}
+		})
+		b.Run("stream-no-etag/"+name, func(b *testing.B) {
+			oek := newOEK()
+			aad := streamAAD("bucket", "object", 0)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				w, err := newPayloadWriter(&sink{}, oek, aad, defaultSegmentSize, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(w, &onlyReader{bytes.NewReader(data)}); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for _, kind := range []struct {
+			name string
+			req  *Request
+		}{{"none", nil}, {"sse-s3", &Request{Kind: KindS3}}, {"sse-kms", &Request{Kind: KindKMS, BucketKeyEnabled: true}}, {"sse-c", &Request{Kind: KindC, CustomerKey: key}}} {
+			b.Run(kind.name+"/"+name, func(b *testing.B) {
+				b.SetBytes(int64(n))
+				b.ReportAllocs()
+				defer reportCPU(b)()
+				for b.Loop() {
+					w, err := e.EncryptObject(ctx, "bucket", "object", kind.req, &sink{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.Copy(w, &onlyReader{bytes.NewReader(data)}); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
+					if w.ETag() == "" {
+						b.Fatal("no ETag")
+					}
+				}
+			})
+		}
+	}
+}
+
+// reportCPU starts measuring the process's CPU time; the function it
+// returns reports it per op ("cpu-ns/op": all goroutines, so the hash on
+// the other core counts, and other processes' load does not).
+func reportCPU(b *testing.B) func() {
+	start := processCPU()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+		}
 	}
 }

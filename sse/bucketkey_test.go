@@ -124,7 +124,7 @@ func TestBucketKeysCountedAtBackend(t *testing.T) {
 	before = sb.gen.Load()
 	for i := range 20 {
 		_, meta := put(t, e, "photos", fmt.Sprintf("own/%d", i), &Request{Kind: KindKMS, KMSKeyID: "app"}, []byte("x"))
-		require.Equal(t, formatVersion1, meta[metaVersion])
+		require.Equal(t, formatVersion3, meta[metaVersion])
 		require.Contains(t, meta, metaKMSDataKey)
 	}
 	require.Equal(t, int64(20), sb.gen.Load()-before)
@@ -231,7 +231,7 @@ func TestBucketKeyLimits(t *testing.T) {
 	stored, meta := put(t, e, "b", "o", &Request{Kind: KindS3}, []byte("x"))
 	put(t, e, "b", "o2", &Request{Kind: KindS3}, []byte("x"))
 	require.Equal(t, 2, km.gen)
-	require.Equal(t, formatVersion1, meta[metaVersion])
+	require.Equal(t, formatVersion3, meta[metaVersion])
 	got, err := get(e, "b", "o", meta, nil, stored)
 	require.NoError(t, err)
 	require.Equal(t, "x", string(got))
@@ -310,9 +310,9 @@ func TestBucketKeyTamper(t *testing.T) {
 				"key id": {func(m map[string]string) {
 					m[metaKMSKeyID] = map[string]string{"app": "default", "default": "app"}[m[metaKMSKeyID]]
 				}, ErrTampered},
-				"as a data key (v1)": {func(m map[string]string) { m[metaVersion] = "1" }, ErrCorruptMetadata},
-				"as a v1 data key": {func(m map[string]string) {
-					m[metaVersion] = "1"
+				"as a data key (v3)": {func(m map[string]string) { m[metaVersion] = "3" }, ErrCorruptMetadata},
+				"as a v3 data key": {func(m map[string]string) {
+					m[metaVersion] = "3"
 					m[metaKMSDataKey] = m[metaKMSBucketKey]
 					delete(m, metaKMSBucketKey)
 				}, ErrTampered},
@@ -370,7 +370,7 @@ func TestBucketKeyMultipartAndRekey(t *testing.T) {
 	e, km := newTestEncryptor(t)
 	req := &Request{Kind: KindKMS, KMSKeyID: "other", BucketKeyEnabled: true}
 	plain, stored, meta := multipartObject(t, e, "b", "mp", req, nil, []int{300, 300, 7})
-	require.Equal(t, formatVersion2, meta[metaVersion])
+	require.Equal(t, formatVersion4, meta[metaVersion])
 	got, err := get(e, "b", "mp", meta, nil, stored)
 	require.NoError(t, err)
 	require.Equal(t, plain, got)
@@ -386,10 +386,10 @@ func TestBucketKeyMultipartAndRekey(t *testing.T) {
 	}
 	nm, err := e.Rekey(ctx, "b", "mp", meta, nil, &Request{Kind: KindKMS, KMSKeyID: "other"})
 	require.NoError(t, err)
-	require.Equal(t, formatVersion1, nm[metaVersion])
+	require.Equal(t, formatVersion3, nm[metaVersion])
 	back, err := e.Rekey(ctx, "b", "mp", nm, nil, req)
 	require.NoError(t, err)
-	require.Equal(t, formatVersion2, back[metaVersion])
+	require.Equal(t, formatVersion4, back[metaVersion])
 	got, err = get(e, "b", "mp", back, nil, stored)
 	require.NoError(t, err)
 	require.Equal(t, plain, got)

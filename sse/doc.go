@@ -10,9 +10,14 @@
 //	sse.StripInternalHeaders(r.Header)
 //	req, err := sse.ParsePut(r.Header, r.TLS != nil)
 //	w, err := enc.EncryptObject(ctx, bucket, object, req.OrDefault(bucketDefault), file)
+//	w.ExpectContentMD5(r.Header.Get("Content-MD5")) // if present: BadDigest at Close
 //	io.Copy(w, r.Body); w.Close()
-//	meta := w.Metadata()                 // store with the object
-//	sse.ResponseHeaders(meta, req.CustomerKey)
+//	meta := w.Metadata()                 // after Close: store with the object
+//	etag := w.ETag()                     // answer it; never hash stored bytes
+//	sse.OperationHeaders(sse.OpPutObject, meta, req.CustomerKey)
+//
+//	// HEAD, GET, listings, conditional requests: the stored object's ETag
+//	etag, err := enc.ETag(ctx, bucket, object, meta) // no SSE-C key needed
 //
 //	// GetObject / HeadObject
 //	key, err := sse.ParseGet(r.Header, r.TLS != nil)
@@ -55,9 +60,41 @@
 //
 // InitiateMultipart creates and seals the OEK; EncryptPart encrypts each part
 // as its own stream (part number in the associated data) in any order and in
-// parallel; CompleteMultipart records the part numbers and plaintext sizes.
-// The stored object is the concatenation of the encrypted parts, and
-// DecryptObject reads ranges across part borders.
+// parallel; CompleteUpload records the part numbers, plaintext sizes and the
+// ETag. The stored object is the concatenation of the encrypted parts, and
+// DecryptObject reads ranges across part borders. Each part's writer gives
+// its ETag and its metadata (Part.Meta), to keep with the part until the
+// upload completes. CopyPart serves UploadPartCopy: a byte range of a
+// source of any kind (an SSE-C source's key from ParseCopySource), decrypted
+// and encrypted as a part of the destination upload, in the upload's kind.
+//
+// # ETags
+//
+// ObjectWriter hashes the plaintext with MD5 while it encrypts, on another
+// goroutine beside the cipher (in 256 KiB chunks; small objects inline), so
+// a PUT's wall time carries no MD5 of its own where a core is free; there is
+// no second pass. The ETag to answer comes from exactly two places:
+// ObjectWriter.ETag for the PUT, UploadPart or copy that just wrote the
+// object or part, and Encryptor.ETag for a stored object or part (HEAD,
+// GET, listings, conditional requests, ListParts, CompleteMultipartUpload).
+// As in S3:
+//
+//   - SSE-S3 and unencrypted: the hex MD5 of the plaintext.
+//   - SSE-KMS and SSE-C: 32 hex digits that are not the MD5: HMAC-SHA256 of
+//     the MD5 under a key derived from the object key (FORMAT.md), so the
+//     same content in another object has another ETag, and the same part
+//     content within one upload the same part ETag.
+//   - Multipart: the MD5 of the binary part ETags, then "-N".
+//
+// The plaintext MD5 is stored only sealed (AES-GCM under a key derived from
+// the object key), so a server never keeps it in the clear: Encryptor.ETag
+// unseals it for SSE-S3 (the object key, from the bucket key cache or the
+// KMS); the opaque ETag of SSE-KMS and SSE-C is kept in the clear, so
+// listings and HEAD need no customer key. Rekey keeps the ETag entries
+// (SSE-S3 then answers the MD5, SSE-KMS and SSE-C the opaque value).
+// Metadata written before format version 3 records no ETag; Encryptor.ETag
+// answers a value derived from the sealed key, stable while the object is.
+// ExpectContentMD5 checks a Content-MD5 in the same MD5 pass: BadDigest 400.
 //
 // # Metadata
 //
@@ -67,7 +104,7 @@
 // ...-Customer-Algorithm) and internal entries named with InternalPrefix
 // ("X-Envkms-Internal-", any case):
 //
-//	X-Envkms-Internal-Version       format version, "1" ("2": sealed under a bucket key)
+//	X-Envkms-Internal-Version       format version, "3" ("4": sealed under a bucket key); "1", "2" without ETag entries
 //	X-Envkms-Internal-Kind          SSE-S3 | SSE-KMS | SSE-C
 //	X-Envkms-Internal-Sealed-Key    base64(salt[32] || nonce[12] || AES-GCM(OEK))
 //	X-Envkms-Internal-Kms-Key-Id    KMS key id (SSE-S3, SSE-KMS)
@@ -77,6 +114,9 @@
 //	X-Envkms-Internal-Bucket-Key    "true" if requested (SSE-KMS)
 //	X-Envkms-Internal-Segment-Size  stream segment size in bytes
 //	X-Envkms-Internal-Parts         multipart: "1-9:5242880,10:17" (number runs: plaintext size)
+//	X-Envkms-Internal-Etag          SSE-KMS, SSE-C: the opaque ETag (not the MD5), in the clear
+//	X-Envkms-Internal-Sealed-Md5    base64(nonce[12] || AES-GCM(MD5)): the plaintext MD5, sealed
+//	X-Envkms-Internal-Part-Number   the metadata of one uploaded part (EncryptPart)
 //
 // Decryption and response headers read only internal entries. A server must
 // not return them (FilterInternal) and must not let requests write them
@@ -116,9 +156,35 @@
 //	ErrUnsupportedVersion  InternalError                    500     metadata from a newer format
 //	ErrClosed              InternalError                    500     use after Close
 //
+//	ErrBadDigest           BadDigest                        400     the plaintext does not match Content-MD5
+//	ErrInvalidDigest       InvalidDigest                    400     a Content-MD5 that is not base64 of 16 bytes
+//
 // SSE headers on GET/HEAD are InvalidArgument 400, as in S3; the MD5 of an
 // SSE-C key is checked in constant time. HEAD responses carry the status
 // only.
+//
+// # Where implementations disagree, this package follows AWS S3
+//
+//   - A wrong SSE-C key is AccessDenied 403 (not 400), on GET, HEAD,
+//     UploadPart and for a copy source; a missing one InvalidRequest 400.
+//   - SSE-S3 and SSE-KMS headers (x-amz-server-side-encryption, ...-aws-kms-
+//     key-id, ...-context, ...-bucket-key-enabled) on UploadPart and
+//     UploadPartCopy are InvalidArgument 400 (ParseGet), as on GET and HEAD:
+//     a part takes the upload's encryption.
+//   - SSE-KMS and SSE-C ETags are not the MD5 (S3 documents them as
+//     opaque); an SSE-KMS or SSE-C multipart ETag is the MD5 of the opaque
+//     part ETags, "-N", as S3 computes it.
+//   - CompleteMultipartUpload of an SSE-C upload needs no customer key and
+//     returns no SSE-C headers; its response carries x-amz-server-side-
+//     encryption, ...-aws-kms-key-id and ...-bucket-key-enabled only.
+//     UploadPart and UploadPartCopy return those plus the SSE-C algorithm
+//     and key MD5, but not the encryption context (OperationHeaders).
+//   - A Content-MD5 that does not match is BadDigest 400; a malformed one
+//     InvalidDigest 400.
+//   - UploadPartCopy ranges (a server's parsing, see internal/s3srv): only
+//     "bytes=first-last"; a malformed range, last < first, and a range past
+//     the end of the source are InvalidArgument 400 ("Range specified is not
+//     valid for source object of size: N"), not GET's InvalidRange 416.
 //
 // # Reading safely
 //

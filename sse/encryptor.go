@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -22,6 +23,8 @@ type Encryptor struct {
 	// OpenTelemetry metrics; see metrics.go.
 	meterProvider metric.MeterProvider
 	inst          sseInstruments
+	// pipeBufs recycles md5Pipe's gathering buffers (*[]byte, wiped).
+	pipeBufs sync.Pool
 	// Segment buffers come from stream's internal pool: sized to each
 	// object, recycled, wiped of plaintext. A shared stream.BufferPool
 	// would hold a whole 1 MiB segment per stream, even a 4 KiB one.

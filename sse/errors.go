@@ -45,6 +45,10 @@ var (
 	// ErrUnsupportedVersion: stored metadata has a format version this
 	// package does not know.
 	ErrUnsupportedVersion = errors.New("sse: unsupported metadata version")
+	// ErrBadDigest: the plaintext does not match the request's Content-MD5.
+	ErrBadDigest = errors.New("sse: content-md5 mismatch")
+	// ErrInvalidDigest: a Content-MD5 value that is not base64 of 16 bytes.
+	ErrInvalidDigest = errors.New("sse: malformed content-md5")
 	// ErrClosed: the ObjectReader or ObjectWriter was closed.
 	ErrClosed = errors.New("sse: closed")
 )
@@ -101,6 +105,8 @@ const (
 	msgBadParts         = "The list of parts is not valid."
 	msgBadRequest       = "The encryption request is not valid."
 	msgNoRekeyToNothing = "Removing encryption requires re-writing the payload."
+	msgBadDigest        = "The Content-MD5 you specified did not match what we received."
+	msgInvalidDigest    = "The Content-MD5 you specified was invalid."
 )
 
 func newError(sentinel error, code string, status int, msg string) *Error {

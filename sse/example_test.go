@@ -102,6 +102,7 @@ func ExampleEncryptor_InitiateMultipart() {
 		panic(err)
 	}
 	parts := map[int]*bytes.Buffer{}
+	partMeta := map[int]map[string]string{} // kept with each part
 	for _, n := range []int{2, 1} {
 		parts[n] = &bytes.Buffer{}
 		w, err := enc.EncryptPart(ctx, "b", "big", upload, key, n, parts[n])
@@ -109,26 +110,33 @@ func ExampleEncryptor_InitiateMultipart() {
 			panic(err)
 		}
 		fmt.Fprintf(w, "part %d;", n)
-		w.Close()
+		if err := w.Close(); err != nil {
+			panic(err)
+		}
+		partMeta[n] = w.Metadata() // w.ETag() is the UploadPart ETag
 	}
 	var list []sse.Part
 	var stored []byte
 	for n := 1; n <= 2; n++ {
 		size, _ := sse.DecryptedSize(upload, int64(parts[n].Len()))
-		list = append(list, sse.Part{Number: n, Size: size})
+		list = append(list, sse.Part{Number: n, Size: size, Meta: partMeta[n]})
 		stored = append(stored, parts[n].Bytes()...)
 	}
-	meta, err := sse.CompleteMultipart(upload, list)
+	meta, err := enc.CompleteUpload(ctx, "b", "big", upload, list) // no customer key needed
 	if err != nil {
 		panic(err)
 	}
+	etag, _ := enc.ETag(ctx, "b", "big", meta) // opaque for SSE-C, "-2": two parts
+	fmt.Println(strings.HasSuffix(etag, "-2"))
 	obj, err := enc.DecryptObject(ctx, "b", "big", meta, key, bytes.NewReader(stored), int64(len(stored)))
 	if err != nil {
 		panic(err)
 	}
 	io.Copy(os.Stdout, obj.Range(0, obj.Size()))
 	fmt.Println()
-	// Output: part 1;part 2;
+	// Output:
+	// true
+	// part 1;part 2;
 }
 
 // Changing the SSE-C key of an object (CopyObject onto itself) rewrites

@@ -21,6 +21,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -34,6 +36,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +53,10 @@ const fvVectorsFile = "testdata/vectors.json"
 // fvVectorsV2File holds objects of metadata version 2 (sealed under a
 // bucket key), written once when version 2 was added.
 const fvVectorsV2File = "testdata/vectors_v2.json"
+
+// fvVectorsV3File holds objects of metadata versions 3 and 4 (versions 1
+// and 2 with ETag entries), written once when they were added.
+const fvVectorsV3File = "testdata/vectors_v3.json"
 
 // fvVectors is testdata/vectors.json.
 type fvVectors struct {
@@ -78,6 +85,12 @@ type fvObject struct {
 	ResponseHeaders map[string]string `json:"response_headers"`
 	Plaintext       string            `json:"plaintext"` // hex
 	Stored          string            `json:"stored"`    // hex: the bytes the server stores
+	// ETag is what Encryptor.ETag answers (versions 3 and 4; before, a
+	// value derived from the sealed key, FORMAT.md).
+	ETag string `json:"etag,omitempty"`
+	// PartETags are the ETags of the parts, by part number (multipart,
+	// versions 3 and 4).
+	PartETags map[string]string `json:"part_etags,omitempty"`
 }
 
 type fvKMS struct {
@@ -139,7 +152,7 @@ func TestFormatVectors(t *testing.T) {
 		fvWrite(t)
 	}
 	var vs fvVectors
-	for _, file := range []string{fvVectorsFile, fvVectorsV2File} {
+	for _, file := range []string{fvVectorsFile, fvVectorsV2File, fvVectorsV3File} {
 		raw, err := os.ReadFile(file)
 		require.NoError(t, err)
 		var f fvVectors
@@ -242,6 +255,12 @@ func fvCheckAPI(t *testing.T, e *Encryptor, v fvObject) {
 	require.Equal(t, fvHeader(v.ResponseHeaders), h)
 	require.Equal(t, fvHeader(v.ResponseHeaders), ResponseHeaders(v.Metadata, key))
 	require.Equal(t, FilterInternal(v.Metadata), fvPublic(v.Metadata))
+	etag, err := e.ETag(ctx, v.Bucket, v.Object, v.Metadata)
+	require.NoError(t, err)
+	require.Equal(t, fvReferenceETag(t, v), etag)
+	if v.ETag != "" {
+		require.Equal(t, v.ETag, etag)
+	}
 
 	// Negative cases. The object moved to another name: the seal (and the
 	// KMS context) name bucket and object.
@@ -291,7 +310,7 @@ func fvCheckAPI(t *testing.T, e *Encryptor, v fvObject) {
 		edit func(map[string]string)
 		want error
 	}{
-		"version 3":            {func(m map[string]string) { m[metaVersion] = "3" }, ErrUnsupportedVersion},
+		"version 5":            {func(m map[string]string) { m[metaVersion] = "5" }, ErrUnsupportedVersion},
 		"version relabelled":   {func(m map[string]string) { m[metaVersion] = fvOtherVersion(m[metaVersion]) }, ErrCorruptMetadata},
 		"no version":           {func(m map[string]string) { delete(m, metaVersion) }, ErrCorruptMetadata},
 		"unknown entry":        {func(m map[string]string) { m[InternalPrefix+"Future"] = "x" }, ErrCorruptMetadata},
@@ -358,7 +377,7 @@ func fvCheckReference(t *testing.T, v fvObject) {
 		meta.Set(k, val) // names are case-insensitive
 	}
 	version := meta.Get("X-Envkms-Internal-Version")
-	require.Contains(t, []string{"1", "2"}, version)
+	require.Contains(t, []string{"1", "2", "3", "4"}, version)
 	kind := meta.Get("X-Envkms-Internal-Kind")
 	seg, err := strconv.Atoi(meta.Get("X-Envkms-Internal-Segment-Size"))
 	require.NoError(t, err)
@@ -374,7 +393,7 @@ func fvCheckReference(t *testing.T, v fvObject) {
 		require.Equal(t, v.KMS.KeyID, meta.Get("X-Envkms-Internal-Kms-Key-Id"))
 		// Version 2: the wrapped bucket key, bound to the bucket's ARN.
 		entry, arn := "X-Envkms-Internal-Kms-Data-Key", "arn:aws:s3:::"+v.Bucket+"/"+v.Object
-		if version == "2" {
+		if version == "2" || version == "4" {
 			entry, arn = "X-Envkms-Internal-Kms-Bucket-Key", "arn:aws:s3:::"+v.Bucket
 			require.Empty(t, meta.Get("X-Envkms-Internal-Kms-Data-Key"))
 		}
@@ -451,6 +470,104 @@ func fvCheckReference(t *testing.T, v fvObject) {
 	}
 	require.Empty(t, stored, "bytes after the last part")
 	require.Equal(t, v.Plaintext, hex.EncodeToString(plain))
+	if version == "3" || version == "4" {
+		fvCheckReferenceETag(t, v, meta, oek, parts[0].number != 0)
+	}
+}
+
+// fvCheckReferenceETag checks the ETag entries of version 3 and 4 from
+// FORMAT.md: the sealed MD5 opens under the key derived from the OEK and
+// holds the plaintext's MD5 (multipart SSE-S3: the MD5 of the part MD5s),
+// and the opaque ETag of SSE-KMS and SSE-C is the HMAC of the MD5.
+func fvCheckReferenceETag(t *testing.T, v fvObject, meta http.Header, oek []byte, multipart bool) {
+	pt := fvUnhex(t, v.Plaintext)
+	md5Key, err := hkdf.Key(sha256.New, oek, nil, string(fvBinding("envkms/sse/v3/md5-key", "", v.Bucket, v.Object)), 32)
+	require.NoError(t, err)
+	macKey, err := hkdf.Key(sha256.New, oek, nil, string(fvBinding("envkms/sse/v3/etag-key", "", v.Bucket, v.Object)), 32)
+	require.NoError(t, err)
+	opaque := func(d []byte) string {
+		m := hmac.New(sha256.New, macKey)
+		m.Write(d)
+		return hex.EncodeToString(m.Sum(nil)[:16])
+	}
+	etag := meta.Get("X-Envkms-Internal-Etag")
+	if !multipart {
+		d := md5.Sum(pt)
+		got := fvOpenMD5(t, md5Key, meta.Get("X-Envkms-Internal-Sealed-Md5"), v.Bucket, v.Object, 0, 0)
+		require.Equal(t, d[:], got)
+		if v.Kind == KindS3 {
+			require.Empty(t, etag)
+			require.Equal(t, hex.EncodeToString(d[:]), v.ETag)
+		} else {
+			require.Equal(t, opaque(d[:]), etag)
+			require.Equal(t, etag, v.ETag)
+		}
+		return
+	}
+	// Multipart: the part ETags, and the object's from them.
+	require.NotEmpty(t, v.PartETags)
+	m, err := decodeMeta(v.Metadata)
+	require.NoError(t, err)
+	composite, opaqueComposite := md5.New(), md5.New()
+	off := int64(0)
+	for _, p := range m.parts {
+		d := md5.Sum(pt[off : off+p.Size])
+		off += p.Size
+		pe := v.PartETags[strconv.Itoa(p.Number)]
+		composite.Write(d[:])
+		if v.Kind == KindS3 {
+			require.Equal(t, hex.EncodeToString(d[:]), pe)
+		} else {
+			require.Equal(t, opaque(d[:]), pe)
+			raw, _ := hex.DecodeString(pe)
+			opaqueComposite.Write(raw)
+		}
+	}
+	n := "-" + strconv.Itoa(len(m.parts))
+	if v.Kind == KindS3 {
+		got := fvOpenMD5(t, md5Key, meta.Get("X-Envkms-Internal-Sealed-Md5"), v.Bucket, v.Object, 0, 1)
+		require.Equal(t, composite.Sum(nil), got)
+		require.Equal(t, hex.EncodeToString(got)+n, v.ETag)
+		return
+	}
+	require.Empty(t, meta.Get("X-Envkms-Internal-Sealed-Md5"))
+	require.Equal(t, hex.EncodeToString(opaqueComposite.Sum(nil))+n, etag)
+	require.Equal(t, etag, v.ETag)
+}
+
+// fvOpenMD5 opens a Sealed-Md5 entry as FORMAT.md describes it.
+func fvOpenMD5(t *testing.T, md5Key []byte, entry, bucket, object string, part uint32, form byte) []byte {
+	sealed, err := base64.StdEncoding.DecodeString(entry)
+	require.NoError(t, err)
+	require.Len(t, sealed, 12+16+16)
+	block, err := aes.NewCipher(md5Key)
+	require.NoError(t, err)
+	gcm, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	aad := append(binary.BigEndian.AppendUint32(fvBinding("envkms/sse/v3/md5", "", bucket, object), part), form)
+	d, err := gcm.Open(nil, sealed[:12], sealed[12:], aad)
+	require.NoError(t, err)
+	return d
+}
+
+// fvReferenceETag is the ETag FORMAT.md gives v: the recorded one
+// (versions 3 and 4), or for older metadata the value derived from the
+// sealed key.
+func fvReferenceETag(t *testing.T, v fvObject) string {
+	if v.ETag != "" {
+		return v.ETag
+	}
+	sealed, err := base64.StdEncoding.DecodeString(v.Metadata[metaSealedKey])
+	require.NoError(t, err)
+	h := sha256.Sum256(append([]byte("envkms/sse/legacy-etag"), sealed...))
+	e := hex.EncodeToString(h[:16])
+	if list, ok := v.Metadata[metaParts]; ok {
+		m, err := decodeMeta(map[string]string{metaVersion: "1", metaKind: kindNameC, metaSealedKey: v.Metadata[metaSealedKey],
+			metaSegmentSize: "256", metaParts: list})
+		require.NoError(t, err)
+		e += "-" + strconv.Itoa(len(m.parts))
+	}
+	return e
 }
 
 // fvStreamSize is stream/FORMAT.md's ciphertext size of p plaintext bytes.
@@ -471,7 +588,7 @@ func fvWrite(t *testing.T) {
 		file, version string
 		seed          uint64
 		specs         func() []fvSpec
-	}{{fvVectorsFile, "1", 2, fvSpecsV1}, {fvVectorsV2File, "2", 3, fvSpecsV2}} {
+	}{{fvVectorsFile, "1", 2, fvSpecsV1}, {fvVectorsV2File, "2", 3, fvSpecsV2}, {fvVectorsV3File, "3", 4, fvSpecsV3}} {
 		if _, err := os.Stat(f.file); !errors.Is(err, fs.ErrNotExist) {
 			continue // written once: never overwritten
 		}
@@ -479,7 +596,7 @@ func fvWrite(t *testing.T) {
 		wrote = true
 	}
 	if !wrote {
-		t.Fatalf("%s and %s exist: vectors are written once; add a new format version's vectors beside them", fvVectorsFile, fvVectorsV2File)
+		t.Fatalf("%s, %s and %s exist: vectors are written once; add a new format version's vectors beside them", fvVectorsFile, fvVectorsV2File, fvVectorsV3File)
 	}
 }
 
@@ -515,9 +632,9 @@ func fvSpecsV1() []fvSpec {
 		{name: "SSE-KMS, empty object", bucket: "bucket", object: "empty", seg: 256,
 			req: Request{Kind: KindKMS, KMSKeyID: "vector-key"}, plaintext: nil},
 		{name: "SSE-C multipart, parts 1-2:300,4:17", bucket: "bucket", object: "multi", seg: 256,
-			req: Request{Kind: KindC}, plaintext: text(617), parts: []Part{{1, 300}, {2, 300}, {4, 17}}},
+			req: Request{Kind: KindC}, plaintext: text(617), parts: []Part{{Number: 1, Size: 300}, {Number: 2, Size: 300}, {Number: 4, Size: 17}}},
 		{name: "SSE-S3 multipart, parts 1:200,2:5", bucket: "bucket", object: "multi-s3", seg: 128,
-			req: Request{Kind: KindS3}, plaintext: text(205), parts: []Part{{1, 200}, {2, 5}}},
+			req: Request{Kind: KindS3}, plaintext: text(205), parts: []Part{{Number: 1, Size: 200}, {Number: 2, Size: 5}}},
 	}
 }
 
@@ -535,7 +652,32 @@ func fvSpecsV2() []fvSpec {
 		{name: "v2 SSE-KMS bucket key with context, non-ASCII object name", bucket: "my-bucket", object: "dir/über café?.txt", seg: 128,
 			req: kms, plaintext: fvText(300)},
 		{name: "v2 SSE-KMS bucket key multipart, parts 1:200,3:9", bucket: "my-bucket", object: "multi-kms", seg: 128,
-			req: Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}, plaintext: fvText(209), parts: []Part{{1, 200}, {3, 9}}},
+			req: Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}, plaintext: fvText(209), parts: []Part{{Number: 1, Size: 200}, {Number: 3, Size: 9}}},
+	}
+}
+
+// fvSpecsV3 are objects with ETag entries: version 3 (SSE-C; SSE-KMS
+// without a bucket key) and version 4 (SSE-S3 and SSE-KMS under bucket
+// keys), single-part and multipart, with two equal parts.
+func fvSpecsV3() []fvSpec {
+	kms := Request{Kind: KindKMS, KMSKeyID: "vector-key", KMSContext: map[string]string{"project": "<x&y>"}}
+	kmsBK := Request{Kind: KindKMS, KMSKeyID: "vector-key", BucketKeyEnabled: true}
+	twoEqual := append(fvText(150), fvText(150)...)
+	return []fvSpec{
+		{name: "v3 SSE-C, three segments", bucket: "bucket", object: "etag/c", seg: 256,
+			req: Request{Kind: KindC}, plaintext: fvText(600)},
+		{name: "v3 SSE-KMS with context, non-ASCII object name", bucket: "my-bucket", object: "etag/über", seg: 128,
+			req: kms, plaintext: fvText(300)},
+		{name: "v4 SSE-S3, hello", bucket: "bucket", object: "etag/hello.txt", seg: 1 << 20,
+			req: Request{Kind: KindS3}, plaintext: []byte("hello, world\n")},
+		{name: "v4 SSE-S3, empty", bucket: "bucket", object: "etag/empty", seg: 256,
+			req: Request{Kind: KindS3}, plaintext: nil},
+		{name: "v4 SSE-S3 multipart, parts 1:200,2:5", bucket: "bucket", object: "etag/multi-s3", seg: 128,
+			req: Request{Kind: KindS3}, plaintext: fvText(205), parts: []Part{{Number: 1, Size: 200}, {Number: 2, Size: 5}}},
+		{name: "v3 SSE-C multipart, equal parts 1:150,3:150", bucket: "bucket", object: "etag/multi-c", seg: 256,
+			req: Request{Kind: KindC}, plaintext: twoEqual, parts: []Part{{Number: 1, Size: 150}, {Number: 3, Size: 150}}},
+		{name: "v4 SSE-KMS bucket key multipart, parts 1:200,2:9", bucket: "my-bucket", object: "etag/multi-kms", seg: 128,
+			req: kmsBK, plaintext: fvText(209), parts: []Part{{Number: 1, Size: 200}, {Number: 2, Size: 9}}},
 	}
 }
 
@@ -574,6 +716,7 @@ func fvWriteFile(t *testing.T, file, version string, seed uint64, specs []fvSpec
 		}
 		var stored bytes.Buffer
 		var meta map[string]string
+		var partETags map[string]string
 		if s.parts == nil {
 			w, err := e.EncryptObject(ctx, s.bucket, s.object, &req, &stored)
 			require.NoError(t, err)
@@ -585,15 +728,24 @@ func fvWriteFile(t *testing.T, file, version string, seed uint64, specs []fvSpec
 			up, err := e.InitiateMultipart(ctx, s.bucket, s.object, &req)
 			require.NoError(t, err)
 			off := int64(0)
-			for _, p := range s.parts {
+			parts := slices.Clone(s.parts)
+			partETags = map[string]string{}
+			for i, p := range parts {
 				w, err := e.EncryptPart(ctx, s.bucket, s.object, up, key, p.Number, &stored)
 				require.NoError(t, err)
 				_, err = w.Write(s.plaintext[off : off+p.Size])
 				require.NoError(t, err)
 				require.NoError(t, w.Close())
+				parts[i].Meta = w.Metadata()
+				partETags[strconv.Itoa(p.Number)] = w.ETag()
 				off += p.Size
 			}
-			meta, err = CompleteMultipart(up, s.parts)
+			if version == "1" || version == "2" {
+				meta, err = CompleteMultipart(up, s.parts) // these versions record no ETag
+				partETags = nil
+			} else {
+				meta, err = e.CompleteUpload(ctx, s.bucket, s.object, up, parts)
+			}
 			require.NoError(t, err)
 		}
 		v := fvObject{Name: s.name, Bucket: s.bucket, Object: s.object, Kind: req.Kind, SegmentSize: s.seg,
@@ -611,6 +763,11 @@ func fvWriteFile(t *testing.T, file, version string, seed uint64, specs []fvSpec
 		oek, err := e.openKey(ctx, s.bucket, s.object, m, key, "")
 		require.NoError(t, err)
 		v.ObjectKey = hex.EncodeToString(oek)
+		if version != "1" && version != "2" {
+			v.ETag, err = e.ETag(ctx, s.bucket, s.object, meta)
+			require.NoError(t, err)
+			v.PartETags = partETags
+		}
 		v.ResponseHeaders = map[string]string{}
 		for k := range ResponseHeaders(meta, key) {
 			v.ResponseHeaders[k] = ResponseHeaders(meta, key).Get(k)
@@ -625,8 +782,5 @@ func fvWriteFile(t *testing.T, file, version string, seed uint64, specs []fvSpec
 
 // fvOtherVersion is the other known version than v: its entries don't fit.
 func fvOtherVersion(v string) string {
-	if v == "1" {
-		return "2"
-	}
-	return "1"
+	return map[string]string{"1": "2", "2": "1", "3": "4", "4": "3"}[v]
 }

@@ -116,6 +116,12 @@ func FuzzDecodeMetadata(f *testing.F) {
 		checkTypedError(t, err)
 		_, err = e.Head(ctx, "b", "o", meta, ck)
 		checkTypedError(t, err)
+		if etag, err := e.ETag(ctx, "b", "o", meta); err == nil && !validETag(etag) {
+			t.Fatalf("ETag %q is not an S3 ETag", etag)
+		} else {
+			checkTypedError(t, err)
+		}
+		_ = OperationHeaders(OpCompleteMultipartUpload, meta, ck)
 		for _, k := range []*CustomerKey{nil, ck} {
 			r, err := e.DecryptObject(ctx, "b", "o", meta, k, bytes.NewReader(stored), int64(len(stored)))
 			checkTypedError(t, err)

@@ -34,9 +34,18 @@ const (
 // with Kms-Bucket-Key instead of Kms-Data-Key.
 const metaKMSBucketKey = InternalPrefix + "Kms-Bucket-Key" // base64(wrapped bucket key)
 
+// Versions 3 and 4 are versions 1 and 2 with the ETag entries (etag.go).
+const (
+	metaETag       = InternalPrefix + "Etag"        // SSE-KMS, SSE-C: the opaque ETag, in the clear
+	metaSealedMD5  = InternalPrefix + "Sealed-Md5"  // base64(nonce || AES-GCM(md5 key, MD5))
+	metaPartNumber = InternalPrefix + "Part-Number" // metadata of one uploaded part
+)
+
 const (
 	formatVersion1 = "1"
 	formatVersion2 = "2"
+	formatVersion3 = "3"
+	formatVersion4 = "4"
 )
 
 // Internal names of the kinds (stable: they are stored and authenticated).
@@ -71,13 +80,34 @@ type objectMeta struct {
 	viaBucketKey bool
 	segmentSize  int
 	parts        []Part // nil: a single stream
+
+	// Format version 3/4 (etag.go): withETags is set for every new object.
+	withETags  bool
+	etag       string // the opaque ETag (SSE-KMS, SSE-C); "" for SSE-S3
+	sealedMD5  []byte // nil: not recorded (an upload, or an SSE-C/KMS multipart object)
+	partNumber int    // metadata of one uploaded part (EncryptPart); 0 otherwise
 }
 
 // encode writes m's public and internal entries into out.
 func (m *objectMeta) encode(out map[string]string) {
-	out[metaVersion] = formatVersion1
-	if m.viaBucketKey {
+	switch {
+	case m.withETags && m.viaBucketKey:
+		out[metaVersion] = formatVersion4
+	case m.withETags:
+		out[metaVersion] = formatVersion3
+	case m.viaBucketKey:
 		out[metaVersion] = formatVersion2
+	default:
+		out[metaVersion] = formatVersion1
+	}
+	if m.etag != "" {
+		out[metaETag] = m.etag
+	}
+	if m.sealedMD5 != nil {
+		out[metaSealedMD5] = base64.StdEncoding.EncodeToString(m.sealedMD5)
+	}
+	if m.partNumber != 0 {
+		out[metaPartNumber] = strconv.Itoa(m.partNumber)
 	}
 	out[metaKind] = kindName(m.kind)
 	out[metaSealedKey] = base64.StdEncoding.EncodeToString(m.sealed)
@@ -138,6 +168,10 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 		return nil, errCorrupt("no format version")
 	case v == formatVersion2:
 		m.viaBucketKey = true
+	case v == formatVersion3:
+		m.withETags = true
+	case v == formatVersion4:
+		m.viaBucketKey, m.withETags = true, true
 	case v != formatVersion1:
 		return nil, newError(ErrUnsupportedVersion, "InternalError", http.StatusInternalServerError, msgInternal)
 	}
@@ -149,6 +183,10 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 		switch k {
 		case metaVersion, metaKind, metaSealedKey, metaKMSKeyID, dataKeyEntry, metaKMSContext,
 			metaBucketKey, metaSegmentSize, metaParts:
+		case metaETag, metaSealedMD5, metaPartNumber:
+			if !m.withETags {
+				return nil, errCorrupt("unknown entry")
+			}
 		default:
 			return nil, errCorrupt("unknown entry")
 		}
@@ -219,7 +257,47 @@ func decodeMeta(meta map[string]string) (*objectMeta, error) {
 			return nil, err
 		}
 	}
+	if err := m.decodeETags(in); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// decodeETags decodes the entries of version 3 and 4 (etag.go).
+func (m *objectMeta) decodeETags(in map[string]string) error {
+	if v, ok := in[metaETag]; ok {
+		if !validETag(v) || strings.Contains(v, "-") != (m.parts != nil) || m.kind == KindS3 && m.sealedMD5Entry(in) {
+			return errCorrupt("bad etag")
+		}
+		m.etag = v
+	}
+	if v, ok := in[metaSealedMD5]; ok {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(b) != sealedMD5Size {
+			return errCorrupt("bad sealed md5")
+		}
+		m.sealedMD5 = b
+	}
+	if v, ok := in[metaPartNumber]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPartNumber || strconv.Itoa(n) != v || m.parts != nil {
+			return errCorrupt("bad part number")
+		}
+		m.partNumber = n
+	}
+	// An ETag is recorded in the clear only when it is not the MD5; an
+	// SSE-KMS or SSE-C MD5 needs its opaque ETag beside it.
+	if m.sealedMD5 != nil && m.etag == "" && m.kind != KindS3 {
+		return errCorrupt("sealed md5 without its etag")
+	}
+	return nil
+}
+
+// sealedMD5Entry: an SSE-S3 object records its ETag in the clear only when
+// it has no sealed MD5 (Rekey from SSE-KMS/SSE-C of a multipart object).
+func (m *objectMeta) sealedMD5Entry(in map[string]string) bool {
+	_, ok := in[metaSealedMD5]
+	return ok
 }
 
 // encodeParts writes runs of consecutive part numbers with equal sizes:

@@ -255,3 +255,39 @@ func responseHeaders(m *objectMeta, key *CustomerKey) http.Header {
 	}
 	return h
 }
+
+// Operation names an S3 operation whose response carries SSE headers, for
+// OperationHeaders.
+type Operation int
+
+// Operations with SSE response headers.
+const (
+	OpPutObject               Operation = iota // also GetObject, HeadObject, CreateMultipartUpload
+	OpCopyObject                               // CopyObject (the destination's headers)
+	OpUploadPart                               // UploadPart
+	OpUploadPartCopy                           // UploadPartCopy (the destination upload's headers)
+	OpCompleteMultipartUpload                  // CompleteMultipartUpload
+)
+
+// OperationHeaders returns the SSE response headers of op for an object, a
+// part or an upload with metadata meta, as S3 returns them (key: the
+// request's SSE-C key, for the destination in copies):
+//
+//	operation                           SSE  KMS key id  context  bucket key  customer algorithm, key MD5
+//	PutObject, CopyObject, Create...     ✓       ✓          ✓         ✓                  ✓
+//	UploadPart, UploadPartCopy           ✓       ✓          –         ✓                  ✓
+//	CompleteMultipartUpload              ✓       ✓          –         ✓                  –
+//
+// (S3's CompleteMultipartUpload takes no SSE-C headers and returns none.)
+func OperationHeaders(op Operation, meta map[string]string, key *CustomerKey) http.Header {
+	h := ResponseHeaders(meta, key)
+	switch op {
+	case OpUploadPart, OpUploadPartCopy:
+		h.Del(HeaderKMSContext)
+	case OpCompleteMultipartUpload:
+		h.Del(HeaderKMSContext)
+		h.Del(HeaderCustomerAlg)
+		h.Del(HeaderCustomerKeyMD5)
+	}
+	return h
+}

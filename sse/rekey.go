@@ -1,6 +1,9 @@
 package sse
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // Rekey re-seals the object key of bucket/object for newReq and returns the
 // new metadata; the payload is untouched. Use it for a copy in place that
@@ -21,6 +24,9 @@ func (e *Encryptor) Rekey(ctx context.Context, bucket, object string, meta map[s
 	if m == nil {
 		return nil, errInvalidRequest(ErrNotEncrypted, msgNotEncrypted)
 	}
+	if m.partNumber != 0 {
+		return nil, errInvalidArgument(msgBadRequest) // the metadata of a part
+	}
 	if newReq == nil || newReq.Kind == KindNone {
 		return nil, errInvalidArgument(msgNoRekeyToNothing)
 	}
@@ -37,7 +43,43 @@ func (e *Encryptor) Rekey(ctx context.Context, bucket, object string, meta map[s
 		return nil, err
 	}
 	nm.parts = m.parts
+	if err := rekeyETags(m, nm, oek, bucket, object); err != nil {
+		return nil, err
+	}
 	out := withoutSSE(meta)
 	nm.encode(out)
 	return out, nil
+}
+
+// rekeyETags carries the ETag entries of m over to nm, the same object
+// (same object key) of another kind: SSE-S3 answers the MD5 when it is
+// recorded, SSE-KMS and SSE-C an opaque ETag, derived from the MD5 if m had
+// none. Metadata of version 1 and 2 stays without ETag entries.
+func rekeyETags(m, nm *objectMeta, oek []byte, bucket, object string) error {
+	nm.withETags = m.withETags
+	if !m.withETags {
+		return nil
+	}
+	nm.sealedMD5 = m.sealedMD5
+	switch {
+	case answersMD5(nm.kind) && m.sealedMD5 != nil:
+		nm.etag = ""
+	case m.etag != "" || m.sealedMD5 == nil:
+		nm.etag = m.etag // "" when nothing was recorded (an upload)
+	default:
+		keys, err := newETagKeys(oek, bucket, object)
+		if err != nil {
+			return errTampered(err)
+		}
+		defer keys.zero()
+		d, err := m.openSealedMD5(keys)
+		if err != nil {
+			return err
+		}
+		nm.etag = keys.opaque(d)
+		if m.parts != nil {
+			nm.etag += "-" + strconv.Itoa(len(m.parts))
+		}
+	}
+	return nil
 }

@@ -111,6 +111,7 @@ func multipartObject(t testing.TB, e *Encryptor, bucket, object string, req *Req
 		num   int
 		plain []byte
 		enc   bytes.Buffer
+		meta  map[string]string
 	}
 	parts := make([]*part, len(sizes))
 	for i, n := range sizes {
@@ -131,6 +132,7 @@ func multipartObject(t testing.TB, e *Encryptor, bucket, object string, req *Req
 			if err := w.Close(); err != nil {
 				t.Error(err)
 			}
+			p.meta = w.Metadata()
 		}()
 	}
 	wg.Wait()
@@ -143,9 +145,9 @@ func multipartObject(t testing.TB, e *Encryptor, bucket, object string, req *Req
 		ps, err := DecryptedSize(meta, int64(p.enc.Len()))
 		require.NoError(t, err)
 		require.Equal(t, int64(len(p.plain)), ps)
-		list = append(list, Part{Number: p.num, Size: ps})
+		list = append(list, Part{Number: p.num, Size: ps, Meta: p.meta})
 	}
-	done, err := CompleteMultipart(meta, list)
+	done, err := e.CompleteUpload(ctx, bucket, object, meta, list)
 	require.NoError(t, err)
 	return plain, stored, done
 }

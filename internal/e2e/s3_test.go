@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -891,4 +892,109 @@ func TestS3ServerStoredHeaderLimits(t *testing.T) {
 	require.NoError(t, os.WriteFile(data, []byte("forged"), 0o600))
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("limits"), Key: aws.String("many/000")})
 	require.Equal(t, http.StatusInternalServerError, apiStatus(err), "forged unencrypted object: %v", err)
+}
+
+// UploadPartCopy through the SDK: ranges of SSE-S3, SSE-KMS and SSE-C
+// sources (the latter's key in the copy-source headers) become parts of an
+// SSE-S3 and an SSE-C upload; S3 ETags (the MD5 for SSE-S3) throughout.
+func TestS3ServerUploadPartCopy(t *testing.T) {
+	e := startS3(t, s3EnvOpts{})
+	c := e.client
+	ctx := context.Background()
+	const bucket = "partcopy"
+	createBucket(t, c, bucket)
+	srcKey, dstKey := newSSECKey(), newSSECKey()
+	data := randomPayload(5<<20 + 4321)
+	md5hex := func(b []byte) string { d := md5.Sum(b); return `"` + hex.EncodeToString(d[:]) + `"` }
+
+	put := func(key string, in *s3.PutObjectInput) *s3.PutObjectOutput {
+		in.Bucket, in.Key, in.Body = aws.String(bucket), aws.String(key), bytes.NewReader(data)
+		out, err := c.PutObject(ctx, in)
+		require.NoError(t, err)
+		return out
+	}
+	s3put := put("src-s3", &s3.PutObjectInput{ServerSideEncryption: types.ServerSideEncryptionAes256})
+	require.Equal(t, md5hex(data), aws.ToString(s3put.ETag), "SSE-S3 ETag is the MD5")
+	kmsPut := put("src-kms", &s3.PutObjectInput{ServerSideEncryption: types.ServerSideEncryptionAwsKms})
+	require.NotEqual(t, md5hex(data), aws.ToString(kmsPut.ETag), "SSE-KMS ETag is not the MD5")
+	put("src-c", ssecPut(&s3.PutObjectInput{}, srcKey))
+
+	for _, dst := range []struct {
+		name string
+		ssec bool
+	}{{"dst-s3", false}, {"dst-c", true}} {
+		t.Run(dst.name, func(t *testing.T) {
+			in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(dst.name)}
+			if dst.ssec {
+				in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String("AES256"), aws.String(dstKey.b64), aws.String(dstKey.md5b64)
+			} else {
+				in.ServerSideEncryption = types.ServerSideEncryptionAes256
+			}
+			up, err := c.CreateMultipartUpload(ctx, in)
+			require.NoError(t, err)
+			var want []byte
+			var parts []types.CompletedPart
+			for i, src := range []struct {
+				key, rng string
+				from, to int
+			}{{"src-s3", "", 0, len(data)}, {"src-kms", "bytes=0-5242879", 0, 5 << 20}, {"src-c", "bytes=1000-2999", 1000, 3000}} {
+				pin := &s3.UploadPartCopyInput{Bucket: aws.String(bucket), Key: aws.String(dst.name), UploadId: up.UploadId,
+					PartNumber: aws.Int32(int32(i + 1)), CopySource: aws.String(bucket + "/" + src.key)}
+				if src.rng != "" {
+					pin.CopySourceRange = aws.String(src.rng)
+				}
+				if src.key == "src-c" {
+					pin.CopySourceSSECustomerAlgorithm, pin.CopySourceSSECustomerKey, pin.CopySourceSSECustomerKeyMD5 = aws.String("AES256"), aws.String(srcKey.b64), aws.String(srcKey.md5b64)
+				}
+				if dst.ssec {
+					pin.SSECustomerAlgorithm, pin.SSECustomerKey, pin.SSECustomerKeyMD5 = aws.String("AES256"), aws.String(dstKey.b64), aws.String(dstKey.md5b64)
+				}
+				out, err := c.UploadPartCopy(ctx, pin)
+				require.NoError(t, err, src.key)
+				etag := aws.ToString(out.CopyPartResult.ETag)
+				if dst.ssec {
+					require.Equal(t, dstKey.md5b64, aws.ToString(out.SSECustomerKeyMD5))
+					require.NotEqual(t, md5hex(data[src.from:src.to]), etag)
+				} else {
+					require.Equal(t, types.ServerSideEncryptionAes256, out.ServerSideEncryption)
+					require.Equal(t, md5hex(data[src.from:src.to]), etag, "an SSE-S3 part's ETag is its MD5")
+				}
+				require.NotNil(t, out.CopyPartResult.LastModified)
+				parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: aws.String(etag)})
+				want = append(want, data[src.from:src.to]...)
+			}
+			done, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(dst.name),
+				UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+			require.NoError(t, err)
+			require.True(t, strings.HasSuffix(strings.Trim(aws.ToString(done.ETag), `"`), "-3"))
+			gin := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(dst.name)}
+			if dst.ssec {
+				gin = ssecGet(gin, dstKey)
+			}
+			got, out := getAll(t, c, gin)
+			require.True(t, bytes.Equal(want, got), "copied parts round trip")
+			require.Equal(t, aws.ToString(done.ETag), aws.ToString(out.ETag))
+
+		})
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("errs")})
+	require.NoError(t, err)
+	base := func() *s3.UploadPartCopyInput {
+		return &s3.UploadPartCopyInput{Bucket: aws.String(bucket), Key: aws.String("errs"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), CopySource: aws.String(bucket + "/src-c")}
+	}
+	_, err = c.UploadPartCopy(ctx, base())
+	requireAPIError(t, err, http.StatusBadRequest, "InvalidRequest")
+	wrong := newSSECKey()
+	in := base()
+	in.CopySourceSSECustomerAlgorithm, in.CopySourceSSECustomerKey, in.CopySourceSSECustomerKeyMD5 = aws.String("AES256"), aws.String(wrong.b64), aws.String(wrong.md5b64)
+	_, err = c.UploadPartCopy(ctx, in)
+	requireAPIError(t, err, http.StatusForbidden, "AccessDenied")
+	in = base()
+	in.CopySource = aws.String(bucket + "/src-s3")
+	for _, rng := range []string{"bytes=5-1", "bytes=0-99999999", "5-10"} {
+		in.CopySourceRange = aws.String(rng)
+		_, err = c.UploadPartCopy(ctx, in)
+		requireAPIError(t, err, http.StatusBadRequest, "InvalidArgument")
+	}
 }

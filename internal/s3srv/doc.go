@@ -116,8 +116,10 @@
 // delete objects, uploads and buckets; roll an object back to an earlier
 // version of itself (its sealed key binds bucket and key, not the version);
 // change what a sidecar says outside its sse block (the stored content
-// headers and user metadata, the ETag, Last-Modified, the size a listing
-// shows), which the server returns as stored; and make objects unreadable.
+// headers and user metadata, Last-Modified, the size a listing shows), and
+// the opaque ETag of SSE-KMS and SSE-C objects in it, which the server
+// returns as stored; and make objects unreadable. (An SSE-S3 object's ETag,
+// its plaintext MD5, is sealed under the object key: altered, it fails.)
 // They cannot read an object or make the server serve bytes it did not
 // encrypt: swapped, moved, altered, truncated or reordered data and sidecars,
 // and sidecars stripped of their sse metadata, fail with an error. In this

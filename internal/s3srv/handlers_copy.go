@@ -2,11 +2,11 @@ package s3srv
 
 import (
 	"bufio"
-	"crypto/md5"
-	"encoding/hex"
+	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,39 +133,39 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 			return err
 		}
 		om.LastModified = now
-		return s.writeCopyResult(w, om.ETag, now, newSSE, dstReq)
+		if newSSE != nil {
+			om.SSE = newSSE
+		}
+		etag, err := s.objectETag(r.Context(), bucket, key, om)
+		if err != nil {
+			return err
+		}
+		return s.writeCopyResult(w, etag, now, newSSE, dstReq)
 	}
 
 	// Copy to another object: decrypt, re-encrypt for the destination.
 	if _, err := s.store.bucketInfo(bucket); err != nil {
 		return err
 	}
+	obj, err := s.openCopySource(r.Context(), srcBucket, srcKey, om, f, srcCKey)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
 	out, err := s.store.tempFile()
 	if err != nil {
 		return errInternal(err)
 	}
-	cw := &countingWriter{w: out, h: md5.New()}
-	bw := bufio.NewWriterSize(cw, 256<<10)
-	size := om.StoredSize
-	if s.cfg.DisableEncryption {
-		if len(om.SSE) != 0 {
-			discardTemp(out)
-			return errInvalidRequest("The source object is encrypted and this server runs with encryption disabled.")
-		}
-		_, err = bw.ReadFrom(io.NewSectionReader(f, 0, size))
-	} else {
-		newSSE, size, err = s.reencrypt(r, bw, srcBucket, srcKey, om, f, srcCKey, bucket, key, dstReq)
+	start := func(dst io.Writer) (*sse.ObjectWriter, error) {
+		return s.enc.EncryptObject(r.Context(), bucket, key, dstReq, dst) // dstReq nil: not encrypted
 	}
-	if err == nil {
-		err = bw.Flush()
-	}
+	stored, etag, newSSE, err := writeStored(out, &readErrReader{r: obj.Range(0, obj.Size())}, start, "")
 	if err != nil {
 		discardTemp(out)
 		return err
 	}
-	etag := hex.EncodeToString(cw.h.Sum(nil))
 	dst := objectMeta{
-		Size: size, StoredSize: cw.n, ETag: etag, LastModified: now,
+		Size: obj.Size(), StoredSize: stored, ETag: sidecarETag(etag, newSSE), LastModified: now,
 		Headers: headers, UserMeta: user, SSE: newSSE, Tags: tags,
 	}
 	if err := s.store.commitObject(bucket, key, out, dst); err != nil {
@@ -174,32 +174,157 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	return s.writeCopyResult(w, etag, now, newSSE, dstReq)
 }
 
-// reencrypt streams the plaintext of the source object into an encryption
-// for the destination path. It returns the destination's sse metadata and
-// plaintext size.
-func (s *Server) reencrypt(r *http.Request, dst io.Writer, srcBucket, srcKey string, om objectMeta, src io.ReaderAt, srcCKey *sse.CustomerKey, bucket, key string, dstReq *sse.Request) (map[string]string, int64, error) {
-	obj, err := s.enc.DecryptObject(r.Context(), srcBucket, srcKey, om.SSE, srcCKey, src, om.StoredSize)
-	if err != nil {
-		return nil, 0, err
+// openCopySource opens the plaintext of a copy's source object (srcCKey:
+// its SSE-C key from the x-amz-copy-source-server-side-encryption-customer-*
+// headers).
+func (s *Server) openCopySource(ctx context.Context, srcBucket, srcKey string, om objectMeta, f io.ReaderAt, srcCKey *sse.CustomerKey) (*sse.ObjectReader, error) {
+	if s.cfg.DisableEncryption && len(om.SSE) != 0 {
+		return nil, errInvalidRequest("The source object is encrypted and this server runs with encryption disabled.")
 	}
-	defer obj.Close()
-	ow, err := s.enc.EncryptObject(r.Context(), bucket, key, dstReq, dst)
-	if err != nil {
-		return nil, 0, err
+	return s.enc.DecryptObject(ctx, srcBucket, srcKey, om.SSE, srcCKey, f, om.StoredSize)
+}
+
+// readErrReader maps a short read of the stored source to an internal
+// error (readErr), so a truncated source never becomes a shorter copy.
+type readErrReader struct{ r io.Reader }
+
+func (e *readErrReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readErr(err)
 	}
-	if _, err := io.Copy(ow, obj.Range(0, obj.Size())); err != nil {
-		_ = ow.Close() // releases the object key; the file is discarded
-		return nil, 0, readErr(err)
-	}
-	if err := ow.Close(); err != nil {
-		return nil, 0, err
-	}
-	return ow.Metadata(), obj.Size(), nil
+	return n, err
 }
 
 func (s *Server) writeCopyResult(w http.ResponseWriter, etag string, when time.Time, meta map[string]string, req *sse.Request) error {
-	if meta != nil {
-		setSSEHeaders(w, sse.ResponseHeaders(meta, customerKeyOf(req)))
-	}
+	setSSEHeaders(w, sse.OperationHeaders(sse.OpCopyObject, meta, customerKeyOf(req)))
 	return s.writeXML(w, copyObjectResult{Xmlns: s3NS, LastModified: xmlTime(when), ETag: quoteETag(etag)})
+}
+
+// copySourceRangeMsg is S3's message for a malformed x-amz-copy-source-range.
+const copySourceRangeMsg = "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+
+// parseCopySourceRange parses x-amz-copy-source-range against a source of
+// size bytes, as S3 does: only "bytes=first-last" (InvalidArgument
+// otherwise, also for last < first), and a range past the end of the
+// source is InvalidArgument too ("Range specified is not valid for source
+// object of size: N"), not GET's InvalidRange. ok is false without the
+// header (the whole source).
+func parseCopySourceRange(v string, size int64) (r byteRange, ok bool, err *Error) {
+	if v == "" {
+		return r, false, nil
+	}
+	spec, found := strings.CutPrefix(v, "bytes=")
+	first, last, dash := strings.Cut(spec, "-")
+	a, err1 := strconv.ParseInt(first, 10, 64)
+	b, err2 := strconv.ParseInt(last, 10, 64)
+	if !found || !dash || err1 != nil || err2 != nil || a < 0 || b < a ||
+		strconv.FormatInt(a, 10) != first || strconv.FormatInt(b, 10) != last {
+		return r, false, errInvalidArgument(copySourceRangeMsg)
+	}
+	if b >= size {
+		return r, false, errInvalidArgument("Range specified is not valid for source object of size: " + strconv.FormatInt(size, 10))
+	}
+	return byteRange{Start: a, Length: b - a + 1}, true, nil
+}
+
+// uploadPartCopy serves UploadPartCopy: a byte range of any source object,
+// decrypted, is encrypted as part N of the destination upload, in the
+// upload's kind (an SSE-C upload takes the destination key from the
+// x-amz-server-side-encryption-customer-* headers, an SSE-C source its key
+// from x-amz-copy-source-server-side-encryption-customer-*).
+func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	q := r.URL.Query()
+	n, perr := parsePartNumber(q.Get("partNumber"))
+	if perr != nil {
+		return perr
+	}
+	id := q.Get("uploadId")
+	srcBucket, srcKey, perr := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if perr != nil {
+		return perr
+	}
+	var srcCKey, ckey *sse.CustomerKey
+	if s.cfg.DisableEncryption {
+		if hasSSEHeaders(r.Header) {
+			return errEncryptionDisabled()
+		}
+	} else {
+		var err error
+		opt := sse.AllowInsecureSSEC(s.cfg.AllowInsecureSSEC)
+		if ckey, err = sse.ParseGet(r.Header, r.TLS != nil, opt); err != nil {
+			return err
+		}
+		if ckey != nil {
+			defer ckey.Zero()
+		}
+		if srcCKey, err = sse.ParseCopySource(r.Header, r.TLS != nil, opt); err != nil {
+			return err
+		}
+		if srcCKey != nil {
+			defer srcCKey.Zero()
+		}
+	}
+	um, err := s.store.getUpload(bucket, key, id)
+	if err != nil {
+		return err
+	}
+	if err := s.checkEncrypted(bucket, key, um.SSE); err != nil {
+		return err
+	}
+	om, f, err := s.store.openObject(srcBucket, srcKey)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := s.checkEncrypted(srcBucket, srcKey, om.SSE); err != nil {
+		return err
+	}
+	srcETag, err := s.objectETag(r.Context(), srcBucket, srcKey, om)
+	if err != nil {
+		return err
+	}
+	if err := checkCopySourceConditions(r.Header, srcETag, om.LastModified); err != nil {
+		return err
+	}
+	rng, partial, rerr := parseCopySourceRange(r.Header.Get("X-Amz-Copy-Source-Range"), om.Size)
+	if rerr != nil {
+		return rerr
+	}
+	if !partial {
+		rng = byteRange{Start: 0, Length: om.Size}
+	}
+	if rng.Length > maxPutSize {
+		return errEntityTooLarge()
+	}
+	if s.cfg.DisableEncryption && len(om.SSE) != 0 {
+		return errInvalidRequest("The source object is encrypted and this server runs with encryption disabled.")
+	}
+	out, err := s.store.tempFile()
+	if err != nil {
+		return errInternal(err)
+	}
+	cw := &countingWriter{w: out}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	src := sse.CopySource{Bucket: srcBucket, Object: srcKey, Meta: om.SSE, Key: srcCKey, Data: f, Size: om.StoredSize}
+	// um.SSE empty: the upload is not encrypted, the part passes through.
+	ow, err := s.enc.CopyPart(r.Context(), src, rng.Start, rng.Length, bucket, key, um.SSE, ckey, n, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		discardTemp(out)
+		return err
+	}
+	etag, partSSE := ow.ETag(), ow.Metadata()
+	now := s.now().UTC()
+	pm := partMeta{
+		PartNumber: n, Size: rng.Length, StoredSize: cw.n, ETag: sidecarETag(etag, partSSE),
+		LastModified: now, SSE: partSSE,
+	}
+	if err := s.store.commitPart(bucket, key, id, out, pm); err != nil {
+		return err
+	}
+	setSSEHeaders(w, sse.OperationHeaders(sse.OpUploadPartCopy, um.SSE, ckey))
+	return s.writeXML(w, copyPartResult{Xmlns: s3NS, LastModified: xmlTime(now), ETag: quoteETag(etag)})
 }

@@ -103,25 +103,23 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return errInternal(err)
 	}
-	var start encrypter
-	if !s.cfg.DisableEncryption {
-		start = func(dst io.Writer) (*sse.ObjectWriter, error) {
-			return s.enc.EncryptPart(r.Context(), bucket, key, um.SSE, ckey, n, dst)
-		}
+	start := func(dst io.Writer) (*sse.ObjectWriter, error) {
+		return s.enc.EncryptPart(r.Context(), bucket, key, um.SSE, ckey, n, dst) // um.SSE empty: not encrypted
 	}
-	stored, etag, _, err := writeStored(f, pr, start)
+	stored, etag, partSSE, err := writeStored(f, pr, start, pr.contentMD5)
 	if err != nil {
 		discardTemp(f)
 		return err
 	}
-	pm := partMeta{PartNumber: n, Size: pr.Size(), StoredSize: stored, ETag: etag, LastModified: s.now().UTC()}
+	pm := partMeta{
+		PartNumber: n, Size: pr.Size(), StoredSize: stored, ETag: sidecarETag(etag, partSSE),
+		LastModified: s.now().UTC(), SSE: partSSE,
+	}
 	if err := s.store.commitPart(bucket, key, id, f, pm); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", quoteETag(etag))
-	if um.SSE != nil {
-		setSSEHeaders(w, sse.ResponseHeaders(um.SSE, ckey))
-	}
+	setSSEHeaders(w, sse.OperationHeaders(sse.OpUploadPart, um.SSE, ckey))
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -163,39 +161,51 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, bucke
 		}
 		prevNum = cp.PartNumber
 		p, ok := byNumber[cp.PartNumber]
-		if !ok || strings.Trim(cp.ETag, `"`) != p.ETag {
+		var partETag string
+		if ok {
+			if partETag, err = s.partETag(r.Context(), bucket, key, p); err != nil {
+				return err
+			}
+		}
+		if !ok || strings.Trim(cp.ETag, `"`) != partETag {
 			return errInvalidPart("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.")
 		}
 		if i < len(body.Parts)-1 && p.Size < minPartSize {
 			return errEntityTooSmall()
 		}
-		raw, _ := hex.DecodeString(p.ETag)
+		raw, _ := hex.DecodeString(partETag)
 		md5s.Write(raw)
 		chosen = append(chosen, p)
-		parts = append(parts, sse.Part{Number: p.PartNumber, Size: p.Size})
+		parts = append(parts, sse.Part{Number: p.PartNumber, Size: p.Size, Meta: p.SSE})
 		size += p.Size
 	}
+	// S3's multipart ETag, the MD5 of the binary part ETags: computed here
+	// for an unencrypted upload, by sse (which seals it or derives an
+	// opaque one) for an encrypted one.
 	var meta map[string]string
+	etag := hex.EncodeToString(md5s.Sum(nil)) + "-" + strconv.Itoa(len(chosen))
 	if !s.cfg.DisableEncryption {
-		if meta, err = sse.CompleteMultipart(um.SSE, parts); err != nil {
+		if meta, err = s.enc.CompleteUpload(r.Context(), bucket, key, um.SSE, parts); err != nil {
 			return err
 		}
+		if hasSSEEntries(meta) {
+			if etag, err = s.enc.ETag(r.Context(), bucket, key, meta); err != nil {
+				return err
+			}
+		}
 	}
-	etag := hex.EncodeToString(md5s.Sum(nil)) + "-" + strconv.Itoa(len(chosen))
 	var storedSize int64
 	for _, p := range chosen {
 		storedSize += p.StoredSize
 	}
 	om := objectMeta{
-		Size: size, StoredSize: storedSize, ETag: etag, LastModified: s.now().UTC(),
+		Size: size, StoredSize: storedSize, ETag: sidecarETag(etag, meta), LastModified: s.now().UTC(),
 		Headers: um.Headers, UserMeta: um.UserMeta, SSE: meta, PartsCount: len(chosen),
 	}
 	if err := s.store.completeUpload(bucket, key, id, chosen, om); err != nil {
 		return err
 	}
-	if meta != nil {
-		setSSEHeaders(w, sse.ResponseHeaders(meta, nil))
-	}
+	setSSEHeaders(w, sse.OperationHeaders(sse.OpCompleteMultipartUpload, meta, nil))
 	return s.writeXML(w, completeMultipartUploadResult{
 		Xmlns: s3NS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: quoteETag(etag),
 	})
@@ -244,7 +254,11 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, bucket, key s
 			res.IsTruncated = true
 			break
 		}
-		res.Parts = append(res.Parts, partInfo{PartNumber: p.PartNumber, LastModified: xmlTime(p.LastModified), ETag: quoteETag(p.ETag), Size: p.Size})
+		etag, err := s.partETag(r.Context(), bucket, key, p)
+		if err != nil {
+			return err
+		}
+		res.Parts = append(res.Parts, partInfo{PartNumber: p.PartNumber, LastModified: xmlTime(p.LastModified), ETag: quoteETag(etag), Size: p.Size})
 		res.NextPartNumberMarker = p.PartNumber
 	}
 	return s.writeXML(w, res)

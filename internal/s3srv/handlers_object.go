@@ -2,11 +2,8 @@ package s3srv
 
 import (
 	"bufio"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -15,53 +12,62 @@ import (
 	"github.com/envkms/kms/sse"
 )
 
-// countingWriter counts and hashes what goes to the stored file.
+// countingWriter counts what goes to the stored file.
 type countingWriter struct {
 	w io.Writer
-	h hash.Hash
 	n int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	c.h.Write(p[:n])
 	return n, err
 }
 
-// encrypter starts an sse writer into the stored file.
+// encrypter starts an sse writer into the stored file: EncryptObject or
+// EncryptPart (with encryption disabled, their pass-through writer, which
+// still computes the MD5 ETag).
 type encrypter func(dst io.Writer) (*sse.ObjectWriter, error)
 
-// writeStored writes src into f through start's encryption (plaintext when
-// start is nil). It returns the stored size, the ETag (hex MD5 of the stored
-// bytes: of the ciphertext when encrypted, so it reveals nothing about the
-// plaintext) and the sse metadata.
-func writeStored(f *os.File, src io.Reader, start encrypter) (int64, string, map[string]string, error) {
-	cw := &countingWriter{w: f, h: md5.New()}
+// writeStored writes src into f through start's writer. contentMD5 is the
+// request's Content-MD5 ("": none), checked by sse against the plaintext in
+// the same MD5 pass that makes the ETag. It returns the stored size, the
+// ETag to answer (sse's: the plaintext MD5 for SSE-S3 and unencrypted
+// objects, opaque for SSE-KMS and SSE-C) and the sse metadata.
+func writeStored(f *os.File, src io.Reader, start encrypter, contentMD5 string) (int64, string, map[string]string, error) {
+	cw := &countingWriter{w: f}
 	bw := bufio.NewWriterSize(cw, 256<<10)
-	var meta map[string]string
-	if start == nil {
-		if _, err := io.Copy(bw, src); err != nil {
+	ow, err := start(bw)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	if contentMD5 != "" {
+		if err := ow.ExpectContentMD5(contentMD5); err != nil {
+			_ = ow.Close()
 			return 0, "", nil, err
 		}
-	} else {
-		ow, err := start(bw)
-		if err != nil {
-			return 0, "", nil, err
-		}
-		if _, err := io.Copy(ow, src); err != nil {
-			_ = ow.Close() // releases the object key; the file is discarded
-			return 0, "", nil, err
-		}
-		if err := ow.Close(); err != nil {
-			return 0, "", nil, err
-		}
-		meta = ow.Metadata()
+	}
+	if _, err := io.Copy(ow, src); err != nil {
+		_ = ow.Close() // releases the object key; the file is discarded
+		return 0, "", nil, err
+	}
+	if err := ow.Close(); err != nil {
+		return 0, "", nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return 0, "", nil, err
 	}
-	return cw.n, hex.EncodeToString(cw.h.Sum(nil)), meta, nil
+	return cw.n, ow.ETag(), ow.Metadata(), nil
+}
+
+// sidecarETag is the ETag a sidecar keeps: the MD5 of an unencrypted object
+// or part; nothing for an encrypted one, whose ETag sse keeps (sealed when
+// it is the MD5) and objectETag reads.
+func sidecarETag(etag string, sseMeta map[string]string) string {
+	if hasSSEEntries(sseMeta) {
+		return ""
+	}
+	return etag
 }
 
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
@@ -101,28 +107,23 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	if err != nil {
 		return errInternal(err)
 	}
-	var start encrypter
-	if !s.cfg.DisableEncryption {
-		start = func(dst io.Writer) (*sse.ObjectWriter, error) {
-			return s.enc.EncryptObject(r.Context(), bucket, key, req, dst)
-		}
+	start := func(dst io.Writer) (*sse.ObjectWriter, error) {
+		return s.enc.EncryptObject(r.Context(), bucket, key, req, dst) // req nil: not encrypted
 	}
-	stored, etag, meta, err := writeStored(f, pr, start)
+	stored, etag, meta, err := writeStored(f, pr, start, pr.contentMD5)
 	if err != nil {
 		discardTemp(f)
 		return err
 	}
 	om := objectMeta{
-		Size: pr.Size(), StoredSize: stored, ETag: etag, LastModified: s.now().UTC(),
+		Size: pr.Size(), StoredSize: stored, ETag: sidecarETag(etag, meta), LastModified: s.now().UTC(),
 		Headers: headers, UserMeta: user, SSE: meta, Tags: tags,
 	}
 	if err := s.store.commitObject(bucket, key, f, om); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", quoteETag(etag))
-	if meta != nil {
-		setSSEHeaders(w, sse.ResponseHeaders(meta, customerKeyOf(req)))
-	}
+	setSSEHeaders(w, sse.OperationHeaders(sse.OpPutObject, meta, customerKeyOf(req)))
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

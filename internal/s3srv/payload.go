@@ -66,7 +66,6 @@ type check struct {
 	h       hash.Hash
 	want    []byte // nil: look the value up in the trailers at EOF
 	trailer bool
-	isMD5   bool
 }
 
 // payloadReader yields the decoded request payload: exactly size bytes, and
@@ -79,6 +78,9 @@ type payloadReader struct {
 	n       int64
 	checks  []check
 	err     error
+	// contentMD5 is the request's Content-MD5 (validated), checked by sse
+	// against the plaintext in its one MD5 pass (writeStored), not here.
+	contentMD5 string
 }
 
 // openPayload prepares r's body for storing. It returns the reader and the
@@ -121,7 +123,7 @@ func (s *Server) openPayload(r *http.Request) (*payloadReader, *Error) {
 		if err != nil || len(want) != md5.Size {
 			return nil, errInvalidDigest()
 		}
-		pr.checks = append(pr.checks, check{header: "Content-Md5", h: md5.New(), want: want, isMD5: true})
+		pr.contentMD5 = v
 	}
 	trailers := map[string]bool{}
 	for _, v := range r.Header.Values("X-Amz-Trailer") {
@@ -198,9 +200,6 @@ func (p *payloadReader) verify() error {
 			}
 		}
 		if subtle.ConstantTimeCompare(c.h.Sum(nil), want) != 1 {
-			if c.isMD5 {
-				return errBadDigest("The Content-MD5 you specified did not match what we received.")
-			}
 			return errBadDigest("The " + strings.ToLower(c.header) + " you specified did not match the calculated checksum.")
 		}
 	}

@@ -130,13 +130,11 @@ func TestPayloadPlainChecksums(t *testing.T) {
 			t.Fatalf("%s: mismatch accepted", alg)
 		}
 	}
-	// Content-MD5.
+	// Content-MD5: validated here, compared with the plaintext by sse in its
+	// one MD5 pass (writeStored; TestContentMD5BadDigest).
 	md5hdr := map[string]string{"Content-Md5": "XrY7u+Ae7tCTyyK7j1rNww=="} // md5("hello world")
 	if _, err := readPayload(s, payloadRequest(t, []byte("hello world"), md5hdr, 11)); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := readPayload(s, payloadRequest(t, []byte("hello World"), md5hdr, 11)); err == nil {
-		t.Fatal("Content-MD5 mismatch accepted")
 	}
 	if _, err := readPayload(s, payloadRequest(t, data, map[string]string{"Content-Md5": "nope"}, int64(len(data)))); err == nil {
 		t.Fatal("malformed Content-MD5 accepted")

@@ -299,7 +299,7 @@ func (s *Server) routeObject(w http.ResponseWriter, r *http.Request, bucket, key
 	case http.MethodPut:
 		switch {
 		case hasUploadID && r.Header.Get("X-Amz-Copy-Source") != "":
-			return errNotImplemented("UploadPartCopy is not implemented.")
+			return s.uploadPartCopy(w, r, bucket, key)
 		case hasUploadID:
 			return s.uploadPart(w, r, bucket, key)
 		case r.Header.Get("X-Amz-Copy-Source") != "":

@@ -117,8 +117,10 @@ type partMeta struct {
 	DataFile     string    `json:"data_file"`
 	Size         int64     `json:"size"`
 	StoredSize   int64     `json:"stored_size"`
-	ETag         string    `json:"etag"`
+	ETag         string    `json:"etag"` // unencrypted parts only; see partETag
 	LastModified time.Time `json:"last_modified"`
+	// SSE is the part's metadata from sse (EncryptPart): its ETag entries.
+	SSE map[string]string `json:"sse,omitempty"`
 }
 
 // store keeps buckets and objects as files. It is safe for concurrent use

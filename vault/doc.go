@@ -41,6 +41,8 @@
 // key whose date has passed. Until then CancelKeyDeletion saves the key; as in
 // AWS KMS it comes back Disabled, so an operator must EnableKey it on purpose
 // before it wraps new data keys.
+// A purged id is tombstoned in KV (FORMAT.md) and never re-created:
+// CreateKey with it fails with backend.ErrKeyDeleted.
 //
 // # Authentication and transport
 //

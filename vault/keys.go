@@ -24,6 +24,13 @@ const (
 // check-and-set 0, so two concurrent creates of one id cannot both succeed;
 // if the transit key cannot be created the claim is removed again. An
 // existing transit key of the right type without a record is adopted.
+//
+// The id of a purged key is tombstoned and never re-created: CreateKey
+// fails with backend.ErrKeyDeleted (which wraps backend.ErrKeyExists). The
+// tombstone is written by Purge before it deletes the key's record and is
+// checked by CreateKey after it finds no record (and again after claiming
+// the id), so a CreateKey racing a Purge of the same id cannot slip in
+// between.
 func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (backend.KeyMetadata, error) {
 	id := req.KeyID
 	if id == "" {
@@ -36,6 +43,9 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 		}
 		if existing != nil {
 			return b.finishCreate(ctx, existing)
+		}
+		if err := b.refuseTombstoned(ctx, id); err != nil {
+			return backend.KeyMetadata{}, err
 		}
 		rec := &record{
 			Format:       recordFormat,
@@ -50,6 +60,15 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			if errors.Is(err, errCASConflict) {
 				err = backend.ErrKeyExists
 			}
+			return backend.KeyMetadata{}, err
+		}
+		// Again now that the id is claimed. Purge writes the tombstone
+		// before it deletes the record, so the check above, made after the
+		// record was found absent, already sees it; this one keeps that
+		// true should the two reads ever be served out of order (a
+		// performance standby answers reads from its own, lagging copy).
+		if err := b.refuseTombstoned(ctx, id); err != nil {
+			b.rollbackCreate(ctx, id)
 			return backend.KeyMetadata{}, err
 		}
 		tk, err := b.createTransitKey(ctx, id)
@@ -102,8 +121,16 @@ func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMet
 	// bounded by Timeout). A younger record may belong to a CreateKey still
 	// in flight, which must stay the only one to succeed; a key pending
 	// deletion or being purged must not get a new transit key.
+	if rec.State == statePurging {
+		return backend.KeyMetadata{}, fmt.Errorf("%w: purge in progress", backend.ErrKeyDeleted)
+	}
 	if rec.State != string(backend.KeyStateEnabled) || time.Since(rec.CreationDate) < b.abandonedCreateAge() {
 		return backend.KeyMetadata{}, backend.ErrKeyExists
+	}
+	// A claim that found the tombstone after claiming and could not roll
+	// back looks abandoned too: it must never get a transit key.
+	if err := b.refuseTombstoned(ctx, rec.KeyID); err != nil {
+		return backend.KeyMetadata{}, err
 	}
 	_, err := b.readTransitKey(ctx, rec.KeyID)
 	switch {

@@ -30,6 +30,7 @@ const (
 	opUpdateKeyDescription
 	opTagKey
 	opUntagKey
+	opSetRotationPeriod
 	numOps
 )
 
@@ -65,6 +66,8 @@ func (o op) String() string {
 		return "TagKey"
 	case opUntagKey:
 		return "UntagKey"
+	case opSetRotationPeriod:
+		return "SetRotationPeriod"
 	}
 	return "op?"
 }
@@ -76,7 +79,8 @@ func (o op) retryable() bool {
 	switch o {
 	case opDescribeKey, opListKeys, opEnableKey, opDisableKey,
 		opGenerateDataKey, opDecrypt, opRewrap, opHealth,
-		opUpdateKeyDescription, opTagKey, opUntagKey: // edits are idempotent
+		opUpdateKeyDescription, opTagKey, opUntagKey, // edits are idempotent
+		opSetRotationPeriod:
 		return true
 	}
 	return false

@@ -44,6 +44,16 @@
 // A purged id is tombstoned in KV (FORMAT.md) and never re-created:
 // CreateKey with it fails with backend.ErrKeyDeleted.
 //
+// # Rotation policy
+//
+// A key's RotationPeriod (CreateKeyRequest.RotationPeriod,
+// [Backend.SetRotationPeriod]) is transit's auto_rotate_period: Vault
+// rotates the key itself once its latest version is that old (it checks
+// about once an hour), with no goroutine here. DescribeKey reads it back
+// and reports RotationDue when the latest version is older than the
+// period (by age only: data keys are counted by the local backend, not
+// here).
+//
 // # Authentication and transport
 //
 // Config takes a token, a token file (re-read when Vault answers 403, so a
@@ -76,7 +86,8 @@
 // transit/config/keys disable_upsert=true does the same mount-wide.
 // Administration (CreateKey, RotateKey, state changes, ListKeys) also needs
 // "create", "update", "read" on transit/keys/* and on the KV data path,
-// "update" on transit/keys/*/rotate and "list" on
+// "update" on transit/keys/*/rotate and transit/keys/*/config (rotation
+// period), and "list" on
 // secret/metadata/envkms/keys; Purge needs what its documentation lists.
 //
 // # Vault HA

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			return backend.KeyMetadata{}, err
 		}
 		if existing != nil {
-			return b.finishCreate(ctx, existing)
+			return b.finishCreate(ctx, existing, req.RotationPeriod)
 		}
 		if err := b.refuseTombstoned(ctx, id); err != nil {
 			return backend.KeyMetadata{}, err
@@ -71,23 +72,26 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			b.rollbackCreate(ctx, id)
 			return backend.KeyMetadata{}, err
 		}
-		tk, err := b.createTransitKey(ctx, id)
+		tk, err := b.createTransitKey(ctx, id, req.RotationPeriod)
 		if err != nil {
 			b.rollbackCreate(ctx, id)
 			return backend.KeyMetadata{}, err
 		}
 		b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
-		return rec.metadata(tk.LatestVersion), nil
+		return rec.metadata(tk), nil
 	})
 }
 
-func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, error) {
+// createTransitKey creates (or adopts) id's transit key with
+// auto_rotate_period set to period (0: no automatic rotation).
+func (b *Backend) createTransitKey(ctx context.Context, id string, period time.Duration) (transitKey, error) {
 	// Creating an existing key is a no-op in Vault, so this is safe to retry.
 	s, err := b.write(ctx, b.transitKeyPath(id), map[string]any{
 		"type":                   "aes256-gcm96",
 		"derived":                false,
 		"exportable":             false,
 		"allow_plaintext_backup": false,
+		"auto_rotate_period":     autoRotatePeriod(period),
 	}, true)
 	if err != nil {
 		return transitKey{}, err
@@ -104,7 +108,64 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 	if s != nil && len(s.Warnings) > 0 {
 		b.log.Info("vault: adopting an existing transit key", "key_id", id, "version", tk.LatestVersion)
 	}
+	if tk.AutoRotatePeriod != period { // an adopted key keeps its config
+		return b.setAutoRotate(ctx, id, period)
+	}
 	return tk, nil
+}
+
+// autoRotatePeriod is period as transit's auto_rotate_period: whole
+// seconds, "0s" for off.
+func autoRotatePeriod(period time.Duration) string {
+	return strconv.FormatInt(int64(period/time.Second), 10) + "s"
+}
+
+// setAutoRotate writes id's auto_rotate_period (idempotent) and returns the
+// transit key as it is then.
+func (b *Backend) setAutoRotate(ctx context.Context, id string, period time.Duration) (transitKey, error) {
+	s, err := b.write(ctx, b.transitKeyPath(id)+"/config", map[string]any{"auto_rotate_period": autoRotatePeriod(period)}, true)
+	if err != nil {
+		return transitKey{}, fmt.Errorf("set the transit key's auto_rotate_period: %w", err)
+	}
+	tk, err := parseTransitKey(s)
+	if err != nil { // older Vaults answer 204
+		return b.readTransitKey(ctx, id)
+	}
+	return tk, nil
+}
+
+var _ backend.RotationPolicySetter = (*Backend)(nil)
+
+// SetRotationPeriod sets the key's rotation period (see
+// backend.RotationPolicySetter): transit's auto_rotate_period, so Vault
+// itself rotates the key once its latest version is that old (transit
+// checks about once an hour); 0 turns it off. The period is kept in whole
+// seconds. It needs "update" on <mount>/keys/<id>/config. A key pending
+// deletion (or being purged) yields backend.ErrKeyPendingDeletion.
+func (b *Backend) SetRotationPeriod(ctx context.Context, keyID string, period time.Duration) (backend.KeyMetadata, error) {
+	return callKey(ctx, b, "SetRotationPeriod", keyID, backend.ValidateRotationPeriod(period), func(ctx context.Context) (backend.KeyMetadata, error) {
+		rec, _, err := b.readRecord(ctx, keyID)
+		switch {
+		case err != nil:
+			return backend.KeyMetadata{}, err
+		case rec == nil:
+			return backend.KeyMetadata{}, backend.ErrKeyNotFound
+		case rec.publicState() == backend.KeyStatePendingDeletion:
+			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
+		}
+		if _, err := b.readTransitKey(ctx, keyID); err != nil {
+			if errors.Is(err, backend.ErrKeyNotFound) {
+				return backend.KeyMetadata{}, fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+			}
+			return backend.KeyMetadata{}, err
+		}
+		tk, err := b.setAutoRotate(ctx, keyID, period)
+		if err != nil {
+			return backend.KeyMetadata{}, err
+		}
+		b.log.Info("vault: key rotation period set", "key_id", keyID, "rotation_period", period.String())
+		return rec.metadata(tk), nil
+	})
 }
 
 // finishCreate handles a CreateKey that finds id's record already there:
@@ -115,7 +176,7 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 // unusable and its id blocked. Creating the transit key now completes it,
 // so a retried CreateKey after an outage succeeds instead of leaving the id
 // stuck.
-func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
+func (b *Backend) finishCreate(ctx context.Context, rec *record, period time.Duration) (backend.KeyMetadata, error) {
 	// Only an abandoned creation: a record of a newly created key whose
 	// creator has certainly given up (its call and its rollback are each
 	// bounded by Timeout). A younger record may belong to a CreateKey still
@@ -139,12 +200,12 @@ func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMet
 	case !errors.Is(err, backend.ErrKeyNotFound):
 		return backend.KeyMetadata{}, err
 	}
-	tk, err := b.createTransitKey(ctx, rec.KeyID)
+	tk, err := b.createTransitKey(ctx, rec.KeyID, period)
 	if err != nil {
 		return backend.KeyMetadata{}, err
 	}
 	b.log.Warn("vault: completed a key creation that an earlier failure left without its transit key", "key_id", rec.KeyID)
-	return rec.metadata(tk.LatestVersion), nil
+	return rec.metadata(tk), nil
 }
 
 // abandonedCreateAge is how old a record without its transit key must be
@@ -190,7 +251,7 @@ func (b *Backend) withVersion(ctx context.Context, rec *record) (backend.KeyMeta
 		}
 		return backend.KeyMetadata{}, err
 	}
-	return rec.metadata(tk.LatestVersion), nil
+	return rec.metadata(tk), nil
 }
 
 // listIDs returns every key id under KeyPathPrefix, sorted.
@@ -379,7 +440,7 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 			}
 		}
 		b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
-		return rec.metadata(tk.LatestVersion), nil
+		return rec.metadata(tk), nil
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,14 +42,20 @@ func (r *record) publicState() backend.KeyState {
 	return backend.KeyState(r.State)
 }
 
-func (r *record) metadata(version int) backend.KeyMetadata {
+// metadata is the key's metadata: the record's, plus the transit key's
+// latest version and rotation policy (auto_rotate_period). RotationDue is
+// by age: the latest version is at least RotationPeriod old (transit then
+// rotates it within the hour, on its own schedule).
+func (r *record) metadata(tk transitKey) backend.KeyMetadata {
 	md := backend.KeyMetadata{
-		KeyID:        r.KeyID,
-		Description:  r.Description,
-		State:        r.publicState(),
-		KeyUsage:     r.KeyUsage,
-		CreationDate: r.CreationDate,
-		Version:      version,
+		KeyID:          r.KeyID,
+		Description:    r.Description,
+		State:          r.publicState(),
+		KeyUsage:       r.KeyUsage,
+		CreationDate:   r.CreationDate,
+		Version:        tk.LatestVersion,
+		RotationPeriod: tk.AutoRotatePeriod,
+		RotationDue:    backend.RotationDue(tk.AutoRotatePeriod, tk.LatestCreated, time.Now()),
 	}
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
@@ -253,6 +260,11 @@ type transitKey struct {
 	Derived       bool
 	Exportable    bool
 	LatestVersion int
+	// AutoRotatePeriod is transit's auto_rotate_period (0: off).
+	AutoRotatePeriod time.Duration
+	// LatestCreated is when the latest version was created (zero if
+	// Vault did not say).
+	LatestCreated time.Time
 }
 
 func parseTransitKey(s *api.Secret) (transitKey, error) {
@@ -270,6 +282,20 @@ func parseTransitKey(s *api.Secret) (transitKey, error) {
 	}
 	if k.LatestVersion == 0 {
 		return transitKey{}, fmt.Errorf("%w: vault transit key answer without latest_version", backend.ErrUnavailable)
+	}
+	if n, ok := s.Data["auto_rotate_period"].(json.Number); ok {
+		if v, err := n.Int64(); err == nil && v > 0 && v <= int64(backend.MaxRotationPeriod/time.Second) {
+			k.AutoRotatePeriod = time.Duration(v) * time.Second
+		}
+	}
+	// keys maps each version to its creation time: unix seconds for
+	// symmetric keys.
+	if versions, ok := s.Data["keys"].(map[string]any); ok {
+		if n, ok := versions[strconv.Itoa(k.LatestVersion)].(json.Number); ok {
+			if v, err := n.Int64(); err == nil && v > 0 {
+				k.LatestCreated = time.Unix(v, 0).UTC()
+			}
+		}
 	}
 	return k, nil
 }

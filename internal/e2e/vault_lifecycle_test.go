@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -169,4 +170,54 @@ func TestVaultPurgeCreateRace(t *testing.T) {
 			require.Nil(t, rec.Data["data"], "record of a purged id exists")
 		}
 	}
+}
+
+// TestVaultRotationPeriod: a key's rotation period is transit's
+// auto_rotate_period, set at CreateKey and by SetRotationPeriod, and read
+// back by DescribeKey (with RotationDue false for a fresh version).
+func TestVaultRotationPeriod(t *testing.T) {
+	srv := sharedDevVault(t)
+	ctx := vaultTestCtx(t, time.Minute)
+	b, _ := newVaultBackend(t, srv, vault.Config{})
+	root := srv.rootClient(t)
+	id := "rotp-" + backend.NewKeyID()[:8]
+	autoRotate := func() time.Duration {
+		t.Helper()
+		s, err := root.Logical().Read("transit/keys/" + id)
+		require.NoError(t, err)
+		n, err := s.Data["auto_rotate_period"].(json.Number).Int64()
+		require.NoError(t, err)
+		return time.Duration(n) * time.Second
+	}
+	md, err := b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: id, RotationPeriod: 30 * 24 * time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, 30*24*time.Hour, md.RotationPeriod)
+	require.False(t, md.RotationDue)
+	require.Equal(t, 30*24*time.Hour, autoRotate())
+	for _, d := range []time.Duration{48 * time.Hour, time.Hour, 0} {
+		md, err = b.SetRotationPeriod(ctx, id, d)
+		require.NoError(t, err)
+		require.Equal(t, d, md.RotationPeriod)
+		require.Equal(t, d, autoRotate())
+		got, err := b.DescribeKey(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, d, got.RotationPeriod)
+		require.False(t, got.RotationDue)
+	}
+	_, err = b.SetRotationPeriod(ctx, id, time.Minute)
+	require.ErrorIs(t, err, backend.ErrInvalidArgument)
+	_, err = b.SetRotationPeriod(ctx, "missing-"+id, time.Hour)
+	require.ErrorIs(t, err, backend.ErrKeyNotFound)
+	_, err = b.ScheduleKeyDeletion(ctx, id, 7)
+	require.NoError(t, err)
+	_, err = b.SetRotationPeriod(ctx, id, time.Hour)
+	require.ErrorIs(t, err, backend.ErrKeyPendingDeletion)
+
+	// An existing transit key adopted by CreateKey gets the period too.
+	adopt := "rotp-adopt-" + backend.NewKeyID()[:8]
+	_, err = root.Logical().Write("transit/keys/"+adopt, map[string]any{"type": "aes256-gcm96"})
+	require.NoError(t, err)
+	md, err = b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: adopt, RotationPeriod: 72 * time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, 72*time.Hour, md.RotationPeriod)
 }

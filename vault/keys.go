@@ -243,15 +243,50 @@ func (b *Backend) describe(ctx context.Context, keyID string) (backend.KeyMetada
 	return b.withVersion(ctx, rec)
 }
 
+// errNoTransitKey: a key's record exists but its transit key does not (a
+// creation in flight or abandoned, or a transit key deleted by hand).
+var errNoTransitKey = fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+
 func (b *Backend) withVersion(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
 	tk, err := b.readTransitKey(ctx, rec.KeyID)
 	if err != nil {
 		if errors.Is(err, backend.ErrKeyNotFound) {
-			return backend.KeyMetadata{}, fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+			return backend.KeyMetadata{}, errNoTransitKey
 		}
 		return backend.KeyMetadata{}, err
 	}
 	return rec.metadata(tk), nil
+}
+
+// listEntry describes keyID for ListKeys: unreadable when its record is
+// malformed or of an unknown format, or when its transit key is missing
+// although the record is older than any creation still in flight; gone
+// (neither listed nor unreadable) when it was deleted meanwhile or is being
+// created. Other errors (Vault unreachable, access denied) concern no
+// particular key and fail the listing.
+func (b *Backend) listEntry(ctx context.Context, keyID string) (md backend.KeyMetadata, unreadable, gone bool, err error) {
+	rec, _, err := b.readRecord(ctx, keyID)
+	var re *recordError
+	switch {
+	case errors.As(err, &re):
+		return backend.KeyMetadata{}, true, false, nil
+	case err != nil:
+		return backend.KeyMetadata{}, false, false, err
+	case rec == nil:
+		return backend.KeyMetadata{}, false, true, nil
+	}
+	b.states.put(keyID, rec.State)
+	md, err = b.withVersion(ctx, rec)
+	switch {
+	case errors.Is(err, errNoTransitKey):
+		if time.Since(rec.CreationDate) < b.abandonedCreateAge() {
+			return backend.KeyMetadata{}, false, true, nil
+		}
+		return backend.KeyMetadata{}, true, false, nil
+	case err != nil:
+		return backend.KeyMetadata{}, false, false, err
+	}
+	return md, false, false, nil
 }
 
 // listIDs returns every key id under KeyPathPrefix, sorted.
@@ -280,7 +315,12 @@ func (b *Backend) listIDs(ctx context.Context) ([]string, error) {
 
 // ListKeys pages through the keys in ascending id order. The KV metadata
 // list is read in full (Vault's LIST does not page), then the page's keys are
-// described concurrently.
+// described concurrently. Keys whose KV record is malformed or of an
+// unknown format, or whose transit key is missing (but for a creation in
+// flight), are reported in UnreadableKeyIDs (and logged at Warn level),
+// counting towards the page; a key deleted meanwhile is not listed; any
+// other error (Vault unreachable or sealed, access denied) fails the
+// listing.
 func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (backend.ListKeysResult, error) {
 	const op = "ListKeys"
 	limit, check := req.Limit, error(nil)
@@ -310,6 +350,8 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 		}
 		mds := make([]backend.KeyMetadata, len(ids))
 		errs := make([]error, len(ids))
+		unreadable := make([]bool, len(ids))
+		gone := make([]bool, len(ids))
 		sem := make(chan struct{}, listWorkers)
 		var wg sync.WaitGroup
 		for i, id := range ids {
@@ -317,18 +359,19 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				mds[i], errs[i] = b.describe(ctx, id)
+				mds[i], unreadable[i], gone[i], errs[i] = b.listEntry(ctx, id)
 			}()
 		}
 		wg.Wait()
 		for i, err := range errs {
 			switch {
-			case err == nil:
-				res.Keys = append(res.Keys, mds[i])
-			case errors.Is(err, backend.ErrKeyNotFound):
-				// deleted (or half-created) meanwhile: not listed
-			default:
+			case err != nil:
 				return backend.ListKeysResult{}, opError(op, ids[i], err)
+			case unreadable[i]:
+				b.log.Warn("vault: listing a key whose metadata or transit key cannot be read", "key_id", ids[i])
+				res.UnreadableKeyIDs = append(res.UnreadableKeyIDs, ids[i])
+			case !gone[i]:
+				res.Keys = append(res.Keys, mds[i])
 			}
 		}
 		if res.Truncated && len(ids) > 0 {

@@ -110,9 +110,17 @@ func (b *Backend) readRecord(ctx context.Context, keyID string) (rec *record, ve
 	}
 	rec = new(record)
 	if err := json.Unmarshal(raw, rec); err != nil || rec.Format != recordFormat || rec.KeyID != keyID || !knownState(rec.State) {
-		return nil, 0, fmt.Errorf("%w: vault KV record for %q is malformed or of an unknown format", backend.ErrUnavailable, keyID)
+		return nil, 0, fmt.Errorf("%w: %w", backend.ErrUnavailable, &recordError{keyID: keyID})
 	}
 	return rec, version, nil
+}
+
+// recordError: a key's KV record exists but is malformed or of an unknown
+// format. ListKeys reports such keys as unreadable.
+type recordError struct{ keyID string }
+
+func (e *recordError) Error() string {
+	return fmt.Sprintf("vault KV record for %q is malformed or of an unknown format", e.keyID)
 }
 
 func knownState(s string) bool {

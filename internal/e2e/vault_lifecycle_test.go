@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,8 @@ import (
 	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envkms/kms"
+	"github.com/envkms/kms/admin"
 	"github.com/envkms/kms/backend"
 	"github.com/envkms/kms/vault"
 )
@@ -220,4 +225,73 @@ func TestVaultRotationPeriod(t *testing.T) {
 	md, err = b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: adopt, RotationPeriod: 72 * time.Hour})
 	require.NoError(t, err)
 	require.Equal(t, 72*time.Hour, md.RotationPeriod)
+}
+
+// TestVaultListUnreadable: ListKeys names keys it cannot read (a malformed
+// or unknown-format KV record, a record without its transit key that no
+// creation in flight explains) in UnreadableKeyIDs instead of dropping
+// them or failing; through the admin API a full listing of which nothing is
+// readable is a 500.
+func TestVaultListUnreadable(t *testing.T) {
+	srv := sharedDevVault(t)
+	ctx := vaultTestCtx(t, time.Minute)
+	prefix := "envkms/unread-" + backend.NewKeyID()[:8]
+	b, logs := newVaultBackend(t, srv, vault.Config{KeyPathPrefix: prefix})
+	root := srv.rootClient(t)
+	_, err := b.CreateKey(ctx, backend.CreateKeyRequest{KeyID: "good"})
+	require.NoError(t, err)
+	put := func(id string, data map[string]any) {
+		t.Helper()
+		_, err := root.Logical().Write("secret/data/"+prefix+"/"+id, map[string]any{"data": data})
+		require.NoError(t, err)
+	}
+	record := func(id string, created time.Time) map[string]any {
+		return map[string]any{"format": 1, "key_id": id, "description": "", "key_usage": "ENCRYPT_DECRYPT",
+			"state": "Enabled", "creation_date": created.UTC().Format(time.RFC3339Nano)}
+	}
+	put("bad-format", map[string]any{"format": 99, "key_id": "bad-format"})
+	put("bad-state", map[string]any{"format": 1, "key_id": "bad-state", "state": "Melted"})
+	put("orphan", record("orphan", time.Now().Add(-time.Hour)))
+	put("young", record("young", time.Now())) // a creation in flight: not listed
+
+	res, err := b.ListKeys(ctx, backend.ListKeysRequest{})
+	require.NoError(t, err)
+	require.Len(t, res.Keys, 1)
+	require.Equal(t, "good", res.Keys[0].KeyID)
+	require.Equal(t, []string{"bad-format", "bad-state", "orphan"}, res.UnreadableKeyIDs)
+	require.Contains(t, logs.String(), "bad-format")
+	// Pages: unreadable keys count towards the limit and the marker moves
+	// past them.
+	page, err := b.ListKeys(ctx, backend.ListKeysRequest{Limit: 2})
+	require.NoError(t, err)
+	require.True(t, page.Truncated)
+	require.Equal(t, []string{"bad-format", "bad-state"}, page.UnreadableKeyIDs)
+	page, err = b.ListKeys(ctx, backend.ListKeysRequest{Limit: 2, Marker: page.NextMarker})
+	require.NoError(t, err)
+	require.Equal(t, []string{"orphan"}, page.UnreadableKeyIDs)
+	require.Len(t, page.Keys, 1)
+
+	// Nothing readable: the admin API's full listing is an error.
+	only := "envkms/unread-only-" + backend.NewKeyID()[:8]
+	_, err = root.Logical().Write("secret/data/"+only+"/broken", map[string]any{"data": map[string]any{"format": 7}})
+	require.NoError(t, err)
+	m := kms.NewManager(kms.WithLogger(slog.New(slog.DiscardHandler)))
+	cfg := kms.DefaultConfig()
+	cfg.BackendType = kms.BackendVault
+	cfg.Address = srv.Addr
+	cfg.AuthMethod = &kms.AuthMethod{Token: kms.Secret(srv.Token)}
+	cfg.KeyPathPrefix = only
+	cfg.DefaultKeyID = "broken"
+	require.NoError(t, m.Configure(ctx, cfg))
+	require.NoError(t, m.Start(ctx))
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	h := admin.NewHandler(m, admin.WithLogger(slog.New(slog.DiscardHandler)), admin.WithAuthenticator(admin.AuthenticatorFunc(
+		func(*http.Request) (admin.Principal, error) { return admin.Principal{AccessKey: "e2e", Admin: true}, nil })))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/kms/keys", nil))
+	require.Equal(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
+	require.NotContains(t, rec.Body.String(), srv.Token)
+	res, err = m.ListKeys(ctx, backend.ListKeysRequest{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"broken"}, res.UnreadableKeyIDs)
 }

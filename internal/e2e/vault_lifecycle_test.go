@@ -286,7 +286,9 @@ func TestVaultListUnreadable(t *testing.T) {
 	require.NoError(t, m.Start(ctx))
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 	h := admin.NewHandler(m, admin.WithLogger(slog.New(slog.DiscardHandler)), admin.WithAuthenticator(admin.AuthenticatorFunc(
-		func(*http.Request) (admin.Principal, error) { return admin.Principal{AccessKey: "e2e", Admin: true}, nil })))
+		func(*http.Request) (admin.Principal, error) {
+			return admin.Principal{AccessKey: "e2e", Admin: true}, nil
+		})))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/kms/keys", nil))
 	require.Equal(t, http.StatusInternalServerError, rec.Code, rec.Body.String())

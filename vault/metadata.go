@@ -273,6 +273,10 @@ type transitKey struct {
 	// LatestCreated is when the latest version was created (zero if
 	// Vault did not say).
 	LatestCreated time.Time
+	// MinDecryptionVersion, MinEncryptionVersion and MinAvailableVersion
+	// are transit's min_decryption_version, min_encryption_version and
+	// min_available_version (0 or 1: all).
+	MinDecryptionVersion, MinEncryptionVersion, MinAvailableVersion int
 }
 
 func parseTransitKey(s *api.Secret) (transitKey, error) {
@@ -290,6 +294,14 @@ func parseTransitKey(s *api.Secret) (transitKey, error) {
 	}
 	if k.LatestVersion == 0 {
 		return transitKey{}, fmt.Errorf("%w: vault transit key answer without latest_version", backend.ErrUnavailable)
+	}
+	for name, dst := range map[string]*int{"min_decryption_version": &k.MinDecryptionVersion,
+		"min_encryption_version": &k.MinEncryptionVersion, "min_available_version": &k.MinAvailableVersion} {
+		if n, ok := s.Data[name].(json.Number); ok {
+			if v, err := n.Int64(); err == nil && v > 0 && v <= int64(k.LatestVersion) {
+				*dst = int(v)
+			}
+		}
 	}
 	if n, ok := s.Data["auto_rotate_period"].(json.Number); ok {
 		if v, err := n.Int64(); err == nil && v > 0 && v <= int64(backend.MaxRotationPeriod/time.Second) {

@@ -31,6 +31,7 @@ const (
 	opTagKey
 	opUntagKey
 	opSetRotationPeriod
+	opDestroyKeyVersions
 	numOps
 )
 
@@ -68,6 +69,8 @@ func (o op) String() string {
 		return "UntagKey"
 	case opSetRotationPeriod:
 		return "SetRotationPeriod"
+	case opDestroyKeyVersions:
+		return "DestroyKeyVersions"
 	}
 	return "op?"
 }

@@ -32,7 +32,7 @@ func WithKeyVersionReferences(refs KeyVersionReferences) Option {
 // versions can never be decrypted again. It is refused with a
 // *KeyInUseError (ErrKeyInUse) unless the WithKeyVersionReferences hook
 // says no stored object needs a version below below, and fails closed
-// when the hook fails or is not configured. Cached data keys are dropped.
+// (ErrKeyInUse too) when the hook fails or is not configured. Cached data keys are dropped.
 // A backend that does not implement backend.KeyVersionDestroyer yields
 // ErrUnsupported; below must be 2..the key's current version
 // (ErrInvalidArgument). Move objects to the newest version first (a rekey
@@ -76,7 +76,7 @@ func (m *Manager) checkVersionsDestroyable(ctx context.Context, keyID string, be
 	}
 	oldest, err := m.verRefs(ctx, keyID)
 	if err != nil {
-		return fmt.Errorf("kms: could not check which versions of key %q stored objects still need, not destroying any: %w", keyID, err)
+		return fmt.Errorf("%w: could not check which versions of key %q stored objects still need, not destroying any: %w", ErrKeyInUse, keyID, err)
 	}
 	if oldest > 0 && oldest < below {
 		return &KeyInUseError{KeyID: keyID, Below: below, Reason: fmt.Sprintf("stored objects may still need version %d", oldest)}

@@ -54,6 +54,7 @@ func TestManagerDestroyKeyVersions(t *testing.T) {
 	oldest["k"] = 0
 	_, err = m.DestroyKeyVersions(ctx, "k", 2)
 	require.ErrorContains(t, err, "inventory unreadable")
+	require.ErrorIs(t, err, kms.ErrKeyInUse)
 	_, err = m.Decrypt(ctx, dk1.Ciphertext, nil)
 	require.NoError(t, err, "a refusal destroyed something")
 

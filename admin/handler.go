@@ -77,6 +77,7 @@ type handler struct {
 //	POST   kms/keys/enable           kms:EnableKey        per key; {"key_id"} → key answer
 //	POST   kms/keys/disable          kms:DisableKey       per key; {"key_id"} → key answer
 //	POST   kms/keys/rotate           kms:RotateKey        per key; {"key_id"} → key answer
+//	POST   kms/keys/destroy-versions kms:DeleteKey        per key; {"key_id","below_version"} → key answer; 409 unless the inventory proves no object needs them (kms.Manager.DestroyKeyVersions)
 //	POST   kms/keys/rotation-period  kms:RotateKey        per key; {"key_id","rotation_period"} ("720h", "90d"; "0" off) → key answer
 //	POST   kms/keys/update-description kms:UpdateKeyDescription per key; {"key_id","description"} → key answer
 //	POST   kms/keys/tag              kms:TagResource      per key; {"key_id","tags":{...}} → key answer

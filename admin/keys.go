@@ -491,6 +491,33 @@ func (c *call) setRotationPeriod() error {
 	return c.keyOK("key rotation period set", md)
 }
 
+// destroyVersionsRequest is the kms/keys/destroy-versions body.
+type destroyVersionsRequest struct {
+	KeyID        string `json:"key_id"`
+	BelowVersion *int   `json:"below_version"`
+}
+
+func (c *call) destroyVersions() error {
+	var req destroyVersionsRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
+		return err
+	}
+	if req.KeyID == "" {
+		return badRequest("key_id is required")
+	}
+	if req.BelowVersion == nil || *req.BelowVersion < 2 {
+		return badRequest("below_version is required: the oldest version to keep, at least 2")
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.DestroyKeyVersions(c.ctx, req.KeyID, *req.BelowVersion)
+	if err != nil {
+		return err
+	}
+	return c.keyOK(fmt.Sprintf("key versions below %d destroyed", *req.BelowVersion), md)
+}
+
 // updateDescriptionRequest is RustFS's UpdateKeyDescriptionRequest.
 type updateDescriptionRequest struct {
 	KeyID       string  `json:"key_id"`

@@ -41,6 +41,9 @@ func WithKeyVersionReferences(refs KeyVersionReferences) Option {
 func (m *Manager) DestroyKeyVersions(ctx context.Context, keyID string, below int) (KeyMetadata, error) {
 	const o = opDestroyKeyVersions
 	md, err := run(m, o, keyID, func(rt *runtime) (KeyMetadata, error) {
+		if err := backend.ValidateKeyID(keyID); err != nil {
+			return KeyMetadata{}, &backend.Error{Op: o.String(), Err: err}
+		}
 		if below < 2 {
 			return KeyMetadata{}, &backend.Error{Op: o.String(), KeyID: keyID, Err: fmt.Errorf("%w: below_version must be at least 2", ErrInvalidArgument)}
 		}

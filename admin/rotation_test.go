@@ -82,3 +82,22 @@ func TestRotationPeriodUnsupported(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Code, r.Body.String())
 	require.Contains(t, r.Body.String(), "not supported")
 }
+
+// TestDestroyVersionsEndpoint: without an inventory hook
+// (kms.WithKeyVersionReferences) nothing can be proven unused: 409; bad
+// input 400; a non-admin 403; nothing secret in the log.
+func TestDestroyVersionsEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.startLocal()
+	e.ok("POST", "kms/keys", `{"key_id":"d1"}`)
+	e.ok("POST", "kms/keys/rotate", `{"key_id":"d1"}`)
+	msg := e.fails("POST", "kms/keys/destroy-versions", `{"key_id":"d1","below_version":2}`, "admin", http.StatusConflict, "Conflict")
+	require.NotEmpty(t, msg)
+	for _, body := range []string{``, `{}`, `{"key_id":"d1"}`, `{"below_version":2}`, `{"key_id":"d1","below_version":1}`,
+		`{"key_id":"d1","below_version":"2"}`, `{"key_id":"d1","below_version":2,"extra":1}`, `{"key_id":"bad/id","below_version":2}`} {
+		e.fails("POST", "kms/keys/destroy-versions", body, "admin", http.StatusBadRequest, "InvalidRequest")
+	}
+	e.fails("POST", "kms/keys/destroy-versions", `{"key_id":"d1","below_version":2}`, "user", http.StatusForbidden, "AccessDenied")
+	require.Contains(t, e.logs.String(), `"action":"kms:DeleteKey","operation":"DestroyKeyVersions"`)
+	require.NotContains(t, e.logs.String(), testMasterKey)
+}

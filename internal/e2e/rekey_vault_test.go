@@ -53,22 +53,35 @@ func (g *gatedManager) RewrapBatch(ctx context.Context, items []backend.RewrapIt
 // RewrapBatch gated at gate (0: not).
 func startVaultS3(t *testing.T, dir string, cfg kms.Config, ak, sk string, gate int64) (*s3Env, *gatedManager) {
 	t.Helper()
+	g := &gatedManager{gate: gate, blocked: make(chan struct{})}
+	e := startS3On(t, dir, &cfg, ak, sk, func(km sse.KeyManager) sse.KeyManager {
+		g.Manager = km.(*kms.Manager)
+		return g
+	})
+	return e, g
+}
+
+// startS3Wrapped starts an s3server on a fresh directory with fresh
+// credentials, whose KMS is cfg (nil: the local backend) as wrap wraps it.
+func startS3Wrapped(t testing.TB, cfg *kms.Config, wrap func(sse.KeyManager) sse.KeyManager) *s3Env {
+	t.Helper()
+	return startS3On(t, t.TempDir(), cfg, "AK"+strings.ToUpper(randomString(14)), randomString(40), wrap)
+}
+
+// startS3On starts an s3server (TLS) on dir; stop it with stop.
+func startS3On(t testing.TB, dir string, cfg *kms.Config, ak, sk string, wrap func(sse.KeyManager) sse.KeyManager) *s3Env {
+	t.Helper()
 	e := &s3Env{t: t, dir: dir, ak: ak, sk: sk, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, checks: aws.RequestChecksumCalculationWhenRequired}
 	log := slog.New(slog.NewTextHandler(lockedWriter{mu: e.logsMu, w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g := &gatedManager{gate: gate, blocked: make(chan struct{})}
 	srv, err := s3srv.New(context.Background(), s3srv.Config{
-		DataDir: dir, AccessKey: ak, SecretKey: sk, Logger: log, KMS: &cfg,
-		WrapKeyManager: func(km sse.KeyManager) sse.KeyManager {
-			g.Manager = km.(*kms.Manager)
-			return g
-		},
+		DataDir: dir, AccessKey: ak, SecretKey: sk, Logger: log, KMS: cfg, WrapKeyManager: wrap,
 	})
 	require.NoError(t, err)
 	e.srv = srv
 	e.ts = httptest.NewTLSServer(srv)
 	e.url, e.http = e.ts.URL, e.ts.Client()
 	e.client = e.newClient(ak, sk)
-	return e, g
+	return e
 }
 
 func (e *s3Env) stop() {

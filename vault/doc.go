@@ -51,8 +51,9 @@
 // rotates the key itself once its latest version is that old (it checks
 // about once an hour), with no goroutine here. DescribeKey reads it back
 // and reports RotationDue when the latest version is older than the
-// period (by age only: data keys are counted by the local backend, not
-// here).
+// period, or once this Backend has wrapped backend.MaxDataKeysPerVersion
+// data keys under it (counted per process, as the local backend does;
+// Vault does not rotate on that count, an operator or a RotateKey does).
 //
 // # Authentication and transport
 //
@@ -87,7 +88,7 @@
 // Administration (CreateKey, RotateKey, state changes, ListKeys) also needs
 // "create", "update", "read" on transit/keys/* and on the KV data path,
 // "update" on transit/keys/*/rotate and transit/keys/*/config (rotation
-// period), and "list" on
+// period; DestroyKeyVersions also on transit/keys/*/trim), and "list" on
 // secret/metadata/envkms/keys; Purge needs what its documentation lists.
 //
 // # Vault HA

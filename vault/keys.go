@@ -78,7 +78,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			return backend.KeyMetadata{}, err
 		}
 		b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
-		return rec.metadata(tk), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }
 
@@ -164,7 +164,7 @@ func (b *Backend) SetRotationPeriod(ctx context.Context, keyID string, period ti
 			return backend.KeyMetadata{}, err
 		}
 		b.log.Info("vault: key rotation period set", "key_id", keyID, "rotation_period", period.String())
-		return rec.metadata(tk), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }
 
@@ -205,7 +205,7 @@ func (b *Backend) finishCreate(ctx context.Context, rec *record, period time.Dur
 		return backend.KeyMetadata{}, err
 	}
 	b.log.Warn("vault: completed a key creation that an earlier failure left without its transit key", "key_id", rec.KeyID)
-	return rec.metadata(tk), nil
+	return b.keyMetadata(rec, tk), nil
 }
 
 // abandonedCreateAge is how old a record without its transit key must be
@@ -255,7 +255,7 @@ func (b *Backend) withVersion(ctx context.Context, rec *record) (backend.KeyMeta
 		}
 		return backend.KeyMetadata{}, err
 	}
-	return rec.metadata(tk), nil
+	return b.keyMetadata(rec, tk), nil
 }
 
 // listEntry describes keyID for ListKeys: unreadable when its record is
@@ -483,7 +483,7 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 			}
 		}
 		b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
-		return rec.metadata(tk), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }
 

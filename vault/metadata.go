@@ -42,10 +42,38 @@ func (r *record) publicState() backend.KeyState {
 	return backend.KeyState(r.State)
 }
 
+// wrapKey names one key version.
+type wrapKey struct {
+	id      string
+	version int
+}
+
+// wrapCounts counts the data keys this Backend wrapped under each key
+// version (GenerateDataKey, Rewrap, RewrapBatch), for RotationDue. It is
+// per process, not persisted, like the local backend's count. It holds
+// versions of keys that exist only (a successful encrypt names one).
+type wrapCounts struct {
+	mu sync.Mutex
+	m  map[wrapKey]uint64
+}
+
+func (c *wrapCounts) add(id string, version int, n uint64) {
+	c.mu.Lock()
+	c.m[wrapKey{id, version}] += n
+	c.mu.Unlock()
+}
+
+func (c *wrapCounts) get(id string, version int) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[wrapKey{id, version}]
+}
+
 // metadata is the key's metadata: the record's, plus the transit key's
 // latest version and rotation policy (auto_rotate_period). RotationDue is
 // by age: the latest version is at least RotationPeriod old (transit then
-// rotates it within the hour, on its own schedule).
+// rotates it within the hour, on its own schedule); Backend.keyMetadata
+// adds the data-key count.
 func (r *record) metadata(tk transitKey) backend.KeyMetadata {
 	md := backend.KeyMetadata{
 		KeyID:          r.KeyID,
@@ -329,4 +357,15 @@ func (b *Backend) readTransitKey(ctx context.Context, keyID string) (transitKey,
 		return transitKey{}, err
 	}
 	return parseTransitKey(s)
+}
+
+// keyMetadata is rec.metadata(tk) with RotationDue also set once this
+// Backend has wrapped backend.MaxDataKeysPerVersion data keys under the
+// latest version.
+func (b *Backend) keyMetadata(rec *record, tk transitKey) backend.KeyMetadata {
+	md := rec.metadata(tk)
+	if b.wraps.get(rec.KeyID, tk.LatestVersion) >= backend.MaxDataKeysPerVersion {
+		md.RotationDue = true
+	}
+	return md
 }

@@ -46,7 +46,7 @@ func (b *Backend) DestroyKeyVersions(ctx context.Context, keyID string, below in
 			return backend.KeyMetadata{}, err
 		}
 		if tk.MinAvailableVersion >= below {
-			return rec.metadata(tk), nil // destroyed already
+			return b.keyMetadata(rec, tk), nil // destroyed already
 		}
 		// Transit trims only up to both floors; the encryption floor is
 		// harmless, since encryption uses the latest version anyway.
@@ -66,6 +66,6 @@ func (b *Backend) DestroyKeyVersions(ctx context.Context, keyID string, below in
 		if tk, err = b.readTransitKey(ctx, keyID); err != nil {
 			return backend.KeyMetadata{}, err
 		}
-		return rec.metadata(tk), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }

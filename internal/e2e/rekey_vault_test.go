@@ -109,7 +109,8 @@ type vaultRekeyStatus struct {
 // and completes; every object stays readable before, during and after.
 // Then the completed inventory lets an admin destroy version 1 on Vault
 // (transit trim), and every object still reads; destroying below 3 after
-// another rotation is refused.
+// another rotation is refused. A rotation period set over the signed admin
+// API is transit's auto_rotate_period.
 func TestVaultRekeyJobKillAndResume(t *testing.T) {
 	vsrv := sharedDevVault(t)
 	ctx := vaultTestCtx(t, 3*time.Minute)
@@ -205,6 +206,23 @@ func TestVaultRekeyJobKillAndResume(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusConflict, e.adminJSON("POST", "kms/keys/destroy-versions", map[string]any{"key_id": cfg.DefaultKeyID, "below_version": 3}, nil))
 	readAll(e)
+	// The rotation policy over the signed admin API lands in transit.
+	var km struct {
+		KeyMetadata struct {
+			RotationPeriod string `json:"rotation_period"`
+			RotationDue    bool   `json:"rotation_due"`
+		} `json:"key_metadata"`
+	}
+	require.Equal(t, http.StatusOK, e.adminJSON("POST", "kms/keys/rotation-period", map[string]any{"key_id": cfg.DefaultKeyID, "rotation_period": "30d"}, &km))
+	require.Equal(t, "720h0m0s", km.KeyMetadata.RotationPeriod)
+	require.Equal(t, http.StatusOK, e.adminJSON("GET", "kms/keys/"+cfg.DefaultKeyID, nil, &km))
+	require.Equal(t, "720h0m0s", km.KeyMetadata.RotationPeriod)
+	require.False(t, km.KeyMetadata.RotationDue)
+	tk, err = vsrv.rootClient(t).Logical().Read("transit/keys/" + cfg.DefaultKeyID)
+	require.NoError(t, err)
+	require.Equal(t, json.Number("2592000"), tk.Data["auto_rotate_period"])
+	require.Equal(t, http.StatusBadRequest, e.adminJSON("POST", "kms/keys/rotation-period", map[string]any{"key_id": cfg.DefaultKeyID, "rotation_period": "5m"}, nil))
+
 	// The dev server's root token is the word "root": look for the
 	// admin's secret key and the token as a header value instead.
 	require.NotContains(t, e.logText(), sk)

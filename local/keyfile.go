@@ -53,7 +53,7 @@ type keyVersion struct {
 	// entry stays, so versions keep their numbers). Omitted when false.
 	Destroyed bool   `json:"destroyed,omitempty"`
 	Sealed    []byte `json:"sealed,omitempty"`
-	Plaintext    []byte    `json:"plaintext_key,omitempty"`
+	Plaintext []byte `json:"plaintext_key,omitempty"`
 }
 
 // wipe clears plaintext key material held in f (insecure mode only).

@@ -166,9 +166,9 @@ func TestInventoryRefusesDeletion(t *testing.T) {
 
 // Destroying key versions needs a completed inventory that proves no object
 // needs them: before any job it is refused (409, fail closed); after a job
-// moved every object to version 2, versions below 2 pass the check (the
-// local backend then answers unsupported: 400), versions below 3 do not
-// (objects written since the job may be under version 2).
+// moved every object to version 2, version 1 is destroyed and every object
+// still reads; versions below 3 are refused (objects written since the job
+// may be under version 2).
 func TestInventoryGuardsVersionDestruction(t *testing.T) {
 	e := newTestEnv(t, Config{AccessKey: testAdminAK, SecretKey: testAdminSK, UserAccessKey: testUserAK, UserSecretKey: testUserSK})
 	e.mustStatus(http.StatusOK, "PUT", "/bkt", nil, nil)
@@ -203,8 +203,12 @@ func TestInventoryGuardsVersionDestruction(t *testing.T) {
 	require.ErrorIs(t, err, errNoInventory)
 
 	code, b = destroy(testAdminAK, testAdminSK, `{"key_id":"default","below_version":2}`)
-	require.Equal(t, http.StatusBadRequest, code, b) // past the guard: the local backend cannot
-	require.Contains(t, b, "not supported")
+	require.Equal(t, http.StatusOK, code, b)
+	e.srv.Manager().ClearCache()
+	for i := range 3 { // every object was under version 2
+		_, body := e.mustStatus(http.StatusOK, "GET", fmt.Sprintf("/bkt/o%d", i), nil, nil)
+		require.Equal(t, "x", string(body))
+	}
 	_, err = e.srv.Manager().RotateKey(context.Background(), "default")
 	require.NoError(t, err)
 	code, b = destroy(testAdminAK, testAdminSK, `{"key_id":"default","below_version":3}`)

@@ -30,6 +30,8 @@ const (
 	opUpdateKeyDescription
 	opTagKey
 	opUntagKey
+	opSetRotationPeriod
+	opDestroyKeyVersions
 	numOps
 )
 
@@ -65,6 +67,10 @@ func (o op) String() string {
 		return "TagKey"
 	case opUntagKey:
 		return "UntagKey"
+	case opSetRotationPeriod:
+		return "SetRotationPeriod"
+	case opDestroyKeyVersions:
+		return "DestroyKeyVersions"
 	}
 	return "op?"
 }
@@ -76,7 +82,8 @@ func (o op) retryable() bool {
 	switch o {
 	case opDescribeKey, opListKeys, opEnableKey, opDisableKey,
 		opGenerateDataKey, opDecrypt, opRewrap, opHealth,
-		opUpdateKeyDescription, opTagKey, opUntagKey: // edits are idempotent
+		opUpdateKeyDescription, opTagKey, opUntagKey, // edits are idempotent
+		opSetRotationPeriod:
 		return true
 	}
 	return false

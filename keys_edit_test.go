@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/envkms/kms"
 	"github.com/envkms/kms/backend/memory"
@@ -74,6 +75,7 @@ func TestManagerKeyEditsUnsupported(t *testing.T) {
 		"UpdateKeyDescription": func() error { _, err := m.UpdateKeyDescription(ctx, "app", "x"); return err },
 		"TagKey":               func() error { _, err := m.TagKey(ctx, "app", map[string]string{"a": "b"}); return err },
 		"UntagKey":             func() error { _, err := m.UntagKey(ctx, "app", []string{"a"}); return err },
+		"SetRotationPeriod":    func() error { _, err := m.SetRotationPeriod(ctx, "app", time.Hour); return err },
 	} {
 		if err := fn(); !errors.Is(err, kms.ErrUnsupported) {
 			t.Errorf("%s = %v, want ErrUnsupported", name, err)

@@ -54,6 +54,7 @@ type Manager struct {
 	backends   map[BackendType]BackendFactory // registered with WithBackend
 	ensureKey  bool                           // WithDefaultKeyCreation
 	keyRefs    KeyReferences                  // WithKeyReferences; nil: none
+	verRefs    KeyVersionReferences           // WithKeyVersionReferences; nil: none
 
 	breakerFailures int           // WithCircuitBreaker
 	breakerCoolDown time.Duration //

@@ -12,15 +12,21 @@ import (
 // *KeyInUseError says which and why). Nothing was changed.
 var ErrKeyInUse = errors.New("kms: key is in use")
 
-// KeyInUseError is why ScheduleKeyDeletion refused a key. It wraps
+// KeyInUseError is why ScheduleKeyDeletion refused a key, or
+// DestroyKeyVersions some of its versions (Below > 0). It wraps
 // ErrKeyInUse.
 type KeyInUseError struct {
 	KeyID  string
 	Reason string // e.g. "it is the default key (default_key_id)"
+	// Below is DestroyKeyVersions' below; 0 for ScheduleKeyDeletion.
+	Below int
 }
 
 // Error describes the refusal.
 func (e *KeyInUseError) Error() string {
+	if e.Below > 0 {
+		return fmt.Sprintf("kms: the versions of key %q below %d cannot be destroyed: %s", e.KeyID, e.Below, e.Reason)
+	}
 	return fmt.Sprintf("kms: key %q cannot be scheduled for deletion: %s", e.KeyID, e.Reason)
 }
 

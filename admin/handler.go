@@ -69,7 +69,7 @@ type handler struct {
 //	GET    kms/status                kms:ServiceControl   kms.Status (secrets redacted); kms/service-status is an alias
 //	GET    kms/config                kms:Configure        {"backend","cache_enabled","cache_max_keys","cache_ttl_seconds","default_key_id"}
 //	POST   kms/clear-cache           kms:ClearCache       204
-//	POST   kms/keys                  kms:CreateKey        per key; {"KeyUsage","Description","Tags","KeyId"} → key answer
+//	POST   kms/keys                  kms:CreateKey        per key; {"KeyUsage","Description","Tags","KeyId","RotationPeriod"} → key answer
 //	GET    kms/keys?limit=&marker=   kms:ListKeys         {"keys":[{"key_id","description","enabled","key_state"}],"truncated","next_marker"[,"unreadable_key_ids"]}
 //	GET    kms/keys/{key_id}         kms:DescribeKey      per key; {"key_metadata"}
 //	DELETE kms/keys/delete           kms:DeleteKey        per key; {"key_id","pending_window_in_days"} → {"success","message","key_id","deletion_date","pending_window_in_days","key_metadata"}
@@ -77,6 +77,8 @@ type handler struct {
 //	POST   kms/keys/enable           kms:EnableKey        per key; {"key_id"} → key answer
 //	POST   kms/keys/disable          kms:DisableKey       per key; {"key_id"} → key answer
 //	POST   kms/keys/rotate           kms:RotateKey        per key; {"key_id"} → key answer
+//	POST   kms/keys/destroy-versions kms:DeleteKey        per key; {"key_id","below_version"} → key answer; 409 unless the inventory proves no object needs them (kms.Manager.DestroyKeyVersions)
+//	POST   kms/keys/rotation-period  kms:RotateKey        per key; {"key_id","rotation_period"} ("720h", "90d"; "0" off) → key answer
 //	POST   kms/keys/update-description kms:UpdateKeyDescription per key; {"key_id","description"} → key answer
 //	POST   kms/keys/tag              kms:TagResource      per key; {"key_id","tags":{...}} → key answer
 //	POST   kms/keys/untag            kms:UntagResource    per key; {"key_id","tag_keys":[...]} → key answer
@@ -89,9 +91,11 @@ type handler struct {
 //	POST   kms/restore               kms:Restore          {"bundle","backup_secret","confirm_bundle_id","conflict_policy"} → {"success","message","result"}
 //
 // A key answer is RustFS's {"success","message","key_id"} plus
-// "key_metadata". Update-description, tag and untag need a backend that
-// implements backend.KeyEditor (local, vault and memory do); otherwise they
-// are 400. Listing: limit defaults to 100 and is served as at most 1000
+// "key_metadata" (with "rotation_period" when the key has one and
+// "rotation_due"). Update-description, tag and untag need a backend that
+// implements backend.KeyEditor (local, vault and memory do), rotation-period
+// one that implements backend.RotationPolicySetter (local and vault do);
+// otherwise they are 400. Listing: limit defaults to 100 and is served as at most 1000
 // (truncated, with a next_marker, when more keys follow); a malformed or
 // value-less limit is 400; limit=0 is an empty page; next_marker is opaque;
 // keys the backend cannot read are listed in unreadable_key_ids, and a

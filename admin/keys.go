@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/envkms/kms"
@@ -24,16 +25,22 @@ const defaultPendingDays = 7
 
 // keyMetadata is the JSON form of kms.KeyMetadata in responses.
 type keyMetadata struct {
-	KeyID           string            `json:"key_id"`
-	Description     string            `json:"description"`
-	Enabled         bool              `json:"enabled"`
-	KeyState        kms.KeyState      `json:"key_state"`
-	KeyUsage        string            `json:"key_usage"`
-	CreationDate    time.Time         `json:"creation_date"`
-	DeletionDate    *time.Time        `json:"deletion_date"`
-	RotationEnabled bool              `json:"rotation_enabled"`
-	Version         int               `json:"version"`
-	Tags            map[string]string `json:"tags,omitempty"`
+	KeyID           string       `json:"key_id"`
+	Description     string       `json:"description"`
+	Enabled         bool         `json:"enabled"`
+	KeyState        kms.KeyState `json:"key_state"`
+	KeyUsage        string       `json:"key_usage"`
+	CreationDate    time.Time    `json:"creation_date"`
+	DeletionDate    *time.Time   `json:"deletion_date"`
+	RotationEnabled bool         `json:"rotation_enabled"`
+	// RotationPeriod is the automatic rotation period (Go duration syntax,
+	// e.g. "720h0m0s"), omitted when there is none.
+	RotationPeriod string `json:"rotation_period,omitempty"`
+	// RotationDue: the current version is due for rotation (by age or by
+	// the number of data keys wrapped under it).
+	RotationDue bool              `json:"rotation_due"`
+	Version     int               `json:"version"`
+	Tags        map[string]string `json:"tags,omitempty"`
 }
 
 func toKeyMetadata(m kms.KeyMetadata) keyMetadata {
@@ -41,17 +48,49 @@ func toKeyMetadata(m kms.KeyMetadata) keyMetadata {
 	if usage == "" {
 		usage = keyUsageEncryptDecrypt
 	}
-	return keyMetadata{
-		KeyID:        m.KeyID,
-		Description:  m.Description,
-		Enabled:      m.State == kms.KeyStateEnabled,
-		KeyState:     m.State,
-		KeyUsage:     usage,
-		CreationDate: m.CreationDate,
-		DeletionDate: m.DeletionDate,
-		Version:      m.Version,
-		Tags:         m.Tags,
+	md := keyMetadata{
+		KeyID:           m.KeyID,
+		Description:     m.Description,
+		Enabled:         m.State == kms.KeyStateEnabled,
+		KeyState:        m.State,
+		KeyUsage:        usage,
+		CreationDate:    m.CreationDate,
+		DeletionDate:    m.DeletionDate,
+		RotationEnabled: m.RotationPeriod > 0,
+		RotationDue:     m.RotationDue,
+		Version:         m.Version,
+		Tags:            m.Tags,
 	}
+	if m.RotationPeriod > 0 {
+		md.RotationPeriod = m.RotationPeriod.String()
+	}
+	return md
+}
+
+// parseRotationPeriod reads a rotation_period: a Go duration ("720h",
+// "1h30m") or a whole number of days ("90d"); "0", "0s" or "" turn
+// automatic rotation off. The range is checked here too, so a bad one is a
+// 400 whatever the backend.
+func parseRotationPeriod(s string) (time.Duration, error) {
+	var d time.Duration
+	switch days, ok := strings.CutSuffix(s, "d"); {
+	case s == "" || s == "0":
+	case ok:
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, badRequest("rotation_period must be a duration such as \"720h\" or a number of days such as \"90d\"")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	default:
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, badRequest("rotation_period must be a duration such as \"720h\" or a number of days such as \"90d\"")
+		}
+	}
+	if err := backend.ValidateRotationPeriod(d); err != nil {
+		return 0, badRequest(fmt.Sprintf("rotation_period must be 0 (off) or %v..%v", backend.MinRotationPeriod, backend.MaxRotationPeriod))
+	}
+	return d, nil
 }
 
 // keyResponse answers key calls that return one key: RustFS's
@@ -80,11 +119,13 @@ type createKeyRequest struct {
 	Description *string           `json:"Description"`
 	Tags        map[string]string `json:"Tags"`
 	KeyID       *string           `json:"KeyId"`
+	Rotation    *string           `json:"RotationPeriod"`
 
 	KeyUsageSnake    *string           `json:"key_usage"`
 	DescriptionSnake *string           `json:"description"`
 	TagsSnake        map[string]string `json:"tags"`
 	KeyIDSnake       *string           `json:"key_id"`
+	RotationSnake    *string           `json:"rotation_period"`
 }
 
 func pick[T any](a, b *T, field string) (*T, error) {
@@ -114,6 +155,10 @@ func (c *call) createKey() error {
 	if err != nil {
 		return err
 	}
+	rotation, err := pick(req.Rotation, req.RotationSnake, "RotationPeriod")
+	if err != nil {
+		return err
+	}
 	if req.Tags != nil && req.TagsSnake != nil {
 		return badRequest("field Tags given twice")
 	}
@@ -131,6 +176,11 @@ func (c *call) createKey() error {
 	}
 	if desc != nil {
 		cr.Description = *desc
+	}
+	if rotation != nil {
+		if cr.RotationPeriod, err = parseRotationPeriod(*rotation); err != nil {
+			return err
+		}
 	}
 	if id != nil {
 		if *id == "" {
@@ -407,6 +457,65 @@ func (c *call) respondKey(keyID, msg string) error {
 		return err
 	}
 	return c.keyOK(msg, md)
+}
+
+// rotationPeriodRequest is the kms/keys/rotation-period body, shaped like
+// RustFS's other per-key requests.
+type rotationPeriodRequest struct {
+	KeyID          string  `json:"key_id"`
+	RotationPeriod *string `json:"rotation_period"`
+}
+
+func (c *call) setRotationPeriod() error {
+	var req rotationPeriodRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
+		return err
+	}
+	if req.KeyID == "" {
+		return badRequest("key_id is required")
+	}
+	if req.RotationPeriod == nil {
+		return badRequest("rotation_period is required (\"0\" turns automatic rotation off)")
+	}
+	d, err := parseRotationPeriod(*req.RotationPeriod)
+	if err != nil {
+		return err
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.SetRotationPeriod(c.ctx, req.KeyID, d)
+	if err != nil {
+		return err
+	}
+	return c.keyOK("key rotation period set", md)
+}
+
+// destroyVersionsRequest is the kms/keys/destroy-versions body.
+type destroyVersionsRequest struct {
+	KeyID        string `json:"key_id"`
+	BelowVersion *int   `json:"below_version"`
+}
+
+func (c *call) destroyVersions() error {
+	var req destroyVersionsRequest
+	if _, err := c.decodeBody(&req, true); err != nil {
+		return err
+	}
+	if req.KeyID == "" {
+		return badRequest("key_id is required")
+	}
+	if req.BelowVersion == nil || *req.BelowVersion < 2 {
+		return badRequest("below_version is required: the oldest version to keep, at least 2")
+	}
+	if err := c.authorizeKey(req.KeyID); err != nil {
+		return err
+	}
+	md, err := c.h.m.DestroyKeyVersions(c.ctx, req.KeyID, *req.BelowVersion)
+	if err != nil {
+		return err
+	}
+	return c.keyOK(fmt.Sprintf("key versions below %d destroyed", *req.BelowVersion), md)
 }
 
 // updateDescriptionRequest is RustFS's UpdateKeyDescriptionRequest.

@@ -42,6 +42,8 @@ func routeTable() []route {
 		{method: post, pattern: "kms/keys/enable", action: ActionEnableKey, op: "EnableKey", perKey: true, fn: (*call).enableKey},
 		{method: post, pattern: "kms/keys/disable", action: ActionDisableKey, op: "DisableKey", perKey: true, fn: (*call).disableKey},
 		{method: post, pattern: "kms/keys/rotate", action: ActionRotateKey, op: "RotateKey", perKey: true, fn: (*call).rotateKey},
+		{method: post, pattern: "kms/keys/destroy-versions", action: ActionDeleteKey, op: "DestroyKeyVersions", perKey: true, fn: (*call).destroyVersions},
+		{method: post, pattern: "kms/keys/rotation-period", action: ActionRotateKey, op: "SetRotationPeriod", perKey: true, fn: (*call).setRotationPeriod},
 		{method: post, pattern: "kms/keys/update-description", action: ActionUpdateKeyDescription, op: "UpdateKeyDescription", perKey: true, fn: (*call).updateDescription},
 		{method: post, pattern: "kms/keys/tag", action: ActionTagResource, op: "TagKey", perKey: true, fn: (*call).tagKey},
 		{method: post, pattern: "kms/keys/untag", action: ActionUntagResource, op: "UntagKey", perKey: true, fn: (*call).untagKey},

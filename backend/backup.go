@@ -48,7 +48,8 @@ var (
 	// ErrBundleIDMismatch: RestoreOptions.BundleID is not the bundle's id.
 	ErrBundleIDMismatch = errors.New("bundle id not confirmed")
 	// ErrRestoreConflict: ConflictFail and the restore would change keys
-	// that exist.
+	// that exist, or would have to leave out keys whose ids are
+	// tombstoned (RestorePlan.Deleted).
 	ErrRestoreConflict = errors.New("restore conflicts with existing keys")
 )
 
@@ -126,6 +127,14 @@ type RestorePlan struct {
 	// OnlyInStore: keys the backend has and the bundle does not; a restore
 	// never touches them.
 	OnlyInStore []string `json:"only_in_store"`
+	// Deleted: keys of the bundle whose ids are tombstoned (their keys were
+	// purged, here or before the backup was taken). They are never
+	// restored, under any policy: a purged id is never re-created (see
+	// ErrKeyDeleted). ConflictFail refuses a restore with any.
+	Deleted []string `json:"deleted"`
+	// AddTombstones: tombstones of the bundle the backend lacks. A restore
+	// adds them under every policy, so those ids stay blocked here too.
+	AddTombstones []string `json:"add_tombstones"`
 }
 
 // RestoreOptions confirm a restore.
@@ -143,4 +152,6 @@ type RestoreResult struct {
 	Added    []string    `json:"added"`
 	Replaced []string    `json:"replaced"`
 	Skipped  []string    `json:"skipped"`
+	// TombstonesAdded are the tombstones the restore wrote.
+	TombstonesAdded []string `json:"tombstones_added"`
 }

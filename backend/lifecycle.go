@@ -61,3 +61,27 @@ type RotationPolicySetter interface {
 func RotationDue(period time.Duration, versionCreated, now time.Time) bool {
 	return period > 0 && !versionCreated.IsZero() && now.Sub(versionCreated) >= period
 }
+
+// KeyVersionDestroyer is optionally implemented by a Backend that can
+// destroy a key's old versions while keeping the key.
+type KeyVersionDestroyer interface {
+	// DestroyKeyVersions destroys every version of keyID below below
+	// (2 <= below <= the key's current version): data keys wrapped under
+	// them can never be decrypted again (ErrInvalidCiphertext), by this or
+	// any other process. Versions from below on are kept; asking again for
+	// versions already destroyed is a no-op. A key pending deletion yields
+	// ErrKeyPendingDeletion, a below out of range ErrInvalidArgument.
+	// Nothing checks here whether stored objects still need those
+	// versions: the kms Manager's DestroyKeyVersions does (see
+	// kms.WithKeyVersionReferences).
+	DestroyKeyVersions(ctx context.Context, keyID string, below int) (KeyMetadata, error)
+}
+
+// ValidateDestroyBelow returns an error wrapping ErrInvalidArgument unless
+// 2 <= below <= current.
+func ValidateDestroyBelow(below, current int) error {
+	if below < 2 || below > current {
+		return fmt.Errorf("%w: below_version %d, want 2..%d (the current version)", ErrInvalidArgument, below, current)
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -25,11 +26,16 @@ import (
 const (
 	bundleFormat        = "envkms-local-backup"
 	bundlePayloadFormat = "envkms-local-backup-payload"
-	bundleVersion       = 1
-	bundleIDSize        = 16
-	bundleCheckSize     = 16
+	// bundleVersion is written; bundleVersion1 bundles (without
+	// tombstones) are still read.
+	bundleVersion   = 2
+	bundleVersion1  = 1
+	bundleIDSize    = 16
+	bundleCheckSize = 16
 	// maxBundleSize bounds a bundle read by RestorePlan and Restore.
 	maxBundleSize = 256 << 20
+	// maxTombstoneSize bounds a tombstone file read into a bundle.
+	maxTombstoneSize = 4 << 10
 
 	labelBundleKey   = "envkms/local/backup/v1/bundle-key"
 	labelBundleCheck = "envkms/local/backup/v1/check"
@@ -57,6 +63,14 @@ type bundlePayload struct {
 	Protection string          `json:"protection"`
 	Header     []byte          `json:"header"`
 	Keys       []bundleKeyFile `json:"keys"`
+	// Tombstones: since version 2 (required there, absent in version 1).
+	Tombstones []bundleTombstone `json:"tombstones"`
+}
+
+// bundleTombstone is a tombstone file (<key id>.deleted), byte for byte.
+type bundleTombstone struct {
+	KeyID string `json:"key_id"`
+	File  []byte `json:"file"`
 }
 
 type bundleKeyFile struct {
@@ -192,7 +206,7 @@ func (b *Backend) snapshot(ctx context.Context) (*bundlePayload, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &bundlePayload{Format: bundlePayloadFormat, Protection: protectNone, Header: hdr, Keys: []bundleKeyFile{}}
+	p := &bundlePayload{Format: bundlePayloadFormat, Protection: protectNone, Header: hdr, Keys: []bundleKeyFile{}, Tombstones: []bundleTombstone{}}
 	if b.keys != nil {
 		p.Protection = protectSealed
 	}
@@ -221,7 +235,36 @@ func (b *Backend) snapshot(ctx context.Context) (*bundlePayload, error) {
 		}
 		p.Keys = append(p.Keys, k)
 	}
+	gone, err := b.listTombstones()
+	if err != nil {
+		p.wipe()
+		return nil, err
+	}
+	for _, id := range gone {
+		data, err := readLimited(b.tombstonePath(id), maxTombstoneSize)
+		if err != nil {
+			p.wipe()
+			return nil, err
+		}
+		p.Tombstones = append(p.Tombstones, bundleTombstone{KeyID: id, File: data})
+	}
 	return p, nil
+}
+
+// listTombstones returns the ids of the directory's tombstones, sorted.
+func (b *Backend) listTombstones() ([]string, error) {
+	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return nil, &FileError{Path: b.dir, Err: err}
+	}
+	var ids []string
+	for _, de := range entries {
+		if id, ok := strings.CutSuffix(de.Name(), tombstoneExt); ok && backend.ValidateKeyID(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // bundleKey verifies a key file (MAC, every version unseals) and lists it.
@@ -261,7 +304,7 @@ func openBundle(ctx context.Context, r io.Reader, secret []byte, maxKDF KDFParam
 	switch {
 	case bf.Format != bundleFormat:
 		return bundleFile{}, nil, fmt.Errorf("%w: not a local backup bundle", backend.ErrInvalidBundle)
-	case bf.FormatVersion != bundleVersion:
+	case bf.FormatVersion != bundleVersion && bf.FormatVersion != bundleVersion1:
 		return bundleFile{}, nil, fmt.Errorf("%w: unsupported format version %d", backend.ErrInvalidBundle, bf.FormatVersion)
 	case len(bf.BundleID) != 2*bundleIDSize, bf.CreationDate.IsZero(), bf.KDF.Alg != argon2idAlg, len(bf.KDF.Salt) != saltSize,
 		len(bf.Check) != bundleCheckSize, len(bf.Nonce) != nonceSize, len(bf.Ciphertext) < tagSize:
@@ -306,6 +349,18 @@ func openBundle(ctx context.Context, r io.Reader, secret []byte, maxKDF KDFParam
 	if payload.Format != bundlePayloadFormat {
 		payload.wipe()
 		return bundleFile{}, nil, fmt.Errorf("%w: payload: unknown format", backend.ErrInvalidBundle)
+	}
+	// Version 2 always lists its tombstones (maybe none); version 1 has
+	// none to list.
+	if (bf.FormatVersion == bundleVersion1) != (payload.Tombstones == nil) {
+		payload.wipe()
+		return bundleFile{}, nil, fmt.Errorf("%w: payload: tombstones missing or unexpected for format version %d", backend.ErrInvalidBundle, bf.FormatVersion)
+	}
+	for i, ts := range payload.Tombstones {
+		if backend.ValidateKeyID(ts.KeyID) != nil || (i > 0 && payload.Tombstones[i-1].KeyID >= ts.KeyID) || len(ts.File) > maxTombstoneSize {
+			payload.wipe()
+			return bundleFile{}, nil, fmt.Errorf("%w: payload: tombstone ids invalid or not strictly ascending", backend.ErrInvalidBundle)
+		}
 	}
 	for i, k := range payload.Keys {
 		if backend.ValidateKeyID(k.KeyID) != nil || (i > 0 && payload.Keys[i-1].KeyID >= k.KeyID) {
@@ -383,14 +438,39 @@ func (b *Backend) loadBundle(ctx context.Context, op string, r io.Reader, secret
 
 // plan compares the bundle with the directory. The caller holds the lock.
 func (b *Backend) plan(bf bundleFile, p *bundlePayload) (backend.RestorePlan, error) {
-	pl := backend.RestorePlan{Bundle: bundleInfo(bf, p), Add: []string{}, Unchanged: []string{}, Conflicts: []backend.KeyConflict{}, OnlyInStore: []string{}}
+	pl := backend.RestorePlan{Bundle: bundleInfo(bf, p), Add: []string{}, Unchanged: []string{}, Conflicts: []backend.KeyConflict{},
+		OnlyInStore: []string{}, Deleted: []string{}, AddTombstones: []string{}}
 	ids, err := b.listIDs()
 	if err != nil {
 		return backend.RestorePlan{}, err
 	}
+	gone, err := b.listTombstones()
+	if err != nil {
+		return backend.RestorePlan{}, err
+	}
+	tombstoned := make(map[string]bool, len(gone)+len(p.Tombstones))
+	for _, id := range gone {
+		tombstoned[id] = true
+	}
+	present := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		present[id] = true
+	}
+	for _, ts := range p.Tombstones {
+		// A tombstone for an id that is a live key here is not restored:
+		// that key stays as it is (and is listed as only in the store).
+		if !tombstoned[ts.KeyID] && !present[ts.KeyID] {
+			pl.AddTombstones = append(pl.AddTombstones, ts.KeyID)
+		}
+		tombstoned[ts.KeyID] = true
+	}
 	inBundle := make(map[string]bool, len(p.Keys))
 	for _, k := range p.Keys {
 		inBundle[k.KeyID] = true
+		if tombstoned[k.KeyID] {
+			pl.Deleted = append(pl.Deleted, k.KeyID)
+			continue
+		}
 		path := b.keyPath(k.KeyID)
 		cur, err := readLimited(path, maxKeyFileSize)
 		if errors.Is(err, os.ErrNotExist) {
@@ -424,7 +504,8 @@ func (b *Backend) plan(bf bundleFile, p *bundlePayload) (backend.RestorePlan, er
 
 // RestorePlan opens a bundle and reports, changing nothing, what Restore
 // would do now: keys to add, keys unchanged, conflicts (with both sides'
-// state and number of versions) and keys only in the directory.
+// state and number of versions), keys only in the directory, keys refused
+// because their ids are tombstoned (Deleted) and tombstones to add.
 func (b *Backend) RestorePlan(ctx context.Context, r io.Reader, secret []byte) (backend.RestorePlan, error) {
 	const op = "RestorePlan"
 	if err := b.begin(ctx, op, ""); err != nil {
@@ -465,7 +546,9 @@ const (
 // only in the directory are left alone. With ConflictSkip existing keys are
 // kept, with ConflictReplace the bundle's copy replaces them (even with
 // fewer versions), with ConflictFail any conflict aborts with
-// backend.ErrRestoreConflict before anything is written.
+// backend.ErrRestoreConflict before anything is written. A tombstoned id
+// (purged here or in the bundle) is never restored, under any policy
+// (ConflictFail refuses the restore); the bundle's tombstones are added.
 func (b *Backend) Restore(ctx context.Context, r io.Reader, secret []byte, opts backend.RestoreOptions) (backend.RestoreResult, error) {
 	const op = "Restore"
 	if !opts.Conflict.Valid() {
@@ -502,6 +585,9 @@ func (b *Backend) Restore(ctx context.Context, r io.Reader, secret []byte, opts 
 		if len(pl.Conflicts) > 0 {
 			return backend.RestoreResult{}, &backend.Error{Op: op, Err: fmt.Errorf("%w: %d keys differ (first %q)", backend.ErrRestoreConflict, len(pl.Conflicts), pl.Conflicts[0].KeyID)}
 		}
+		if len(pl.Deleted) > 0 {
+			return backend.RestoreResult{}, &backend.Error{Op: op, Err: fmt.Errorf("%w: %d keys of the bundle were purged (first %q)", backend.ErrRestoreConflict, len(pl.Deleted), pl.Deleted[0])}
+		}
 	case backend.ConflictSkip:
 		for _, c := range pl.Conflicts {
 			res.Skipped = append(res.Skipped, c.KeyID)
@@ -515,7 +601,19 @@ func (b *Backend) Restore(ctx context.Context, r io.Reader, secret []byte, opts 
 	for _, k := range p.Keys {
 		files[k.KeyID] = k.File
 	}
-	done, err := b.restoreFiles(write, files)
+	tombs := make(map[string][]byte, len(p.Tombstones))
+	for _, ts := range p.Tombstones {
+		tombs[ts.KeyID] = ts.File
+	}
+	// Tombstones first, then key files (never of a tombstoned id).
+	items := make([]restoreItem, 0, len(pl.AddTombstones)+len(write))
+	for _, id := range pl.AddTombstones {
+		items = append(items, restoreItem{id: id, path: b.tombstonePath(id), data: tombs[id]})
+	}
+	for _, id := range write {
+		items = append(items, restoreItem{id: id, path: b.keyPath(id), data: files[id]})
+	}
+	done, err := b.restoreFiles(items)
 	for _, id := range done {
 		b.forget(id)
 	}
@@ -524,23 +622,31 @@ func (b *Backend) Restore(ctx context.Context, r io.Reader, secret []byte, opts 
 	}
 	res.Added = slices.Clone(pl.Add)
 	res.Replaced = write[len(pl.Add):]
+	res.TombstonesAdded = slices.Clone(pl.AddTombstones)
 	b.log.Info("local: backup restored", "bundle_id", bf.BundleID, "policy", string(opts.Conflict),
-		"added", len(res.Added), "replaced", len(res.Replaced), "skipped", len(res.Skipped), "only_in_directory", len(pl.OnlyInStore))
+		"added", len(res.Added), "replaced", len(res.Replaced), "skipped", len(res.Skipped), "only_in_directory", len(pl.OnlyInStore),
+		"refused_deleted", len(pl.Deleted), "tombstones_added", len(res.TombstonesAdded))
 	return res, nil
+}
+
+// restoreItem is one file Restore writes: a key file or a tombstone.
+type restoreItem struct {
+	id, path string
+	data     []byte
 }
 
 // restoreFiles stages every file, then renames them into place one by one
 // and fsyncs the directory. It returns the ids whose files may have
 // changed. A testHook error is a simulated crash: it returns at once,
 // leaving temp files behind as a crash would.
-func (b *Backend) restoreFiles(ids []string, files map[string][]byte) (touched []string, err error) {
+func (b *Backend) restoreFiles(items []restoreItem) (touched []string, err error) {
 	step := func(name string) error {
 		if b.testHook == nil {
 			return nil
 		}
 		return b.testHook(name)
 	}
-	tmps := make([]string, 0, len(ids))
+	tmps := make([]string, 0, len(items))
 	renamed := 0
 	crashed := false
 	defer func() {
@@ -550,23 +656,23 @@ func (b *Backend) restoreFiles(ids []string, files map[string][]byte) (touched [
 			}
 		}
 	}()
-	for _, id := range ids {
-		t, err := b.stageFile(files[id])
+	for _, it := range items {
+		t, err := b.stageFile(it.data)
 		if t != "" {
 			tmps = append(tmps, t)
 		}
 		if err != nil {
-			return nil, &FileError{Path: b.keyPath(id), Err: err}
+			return nil, &FileError{Path: it.path, Err: err}
 		}
 		if err := step(stepRestoreStaged); err != nil {
 			crashed = true
 			return nil, err
 		}
 	}
-	for i, id := range ids {
-		touched = append(touched, id)
-		if err := os.Rename(tmps[i], b.keyPath(id)); err != nil {
-			return touched, &FileError{Path: b.keyPath(id), Err: err}
+	for i, it := range items {
+		touched = append(touched, it.id)
+		if err := os.Rename(tmps[i], it.path); err != nil {
+			return touched, &FileError{Path: it.path, Err: err}
 		}
 		renamed++
 		if err := step(stepRestoreRenamed); err != nil {
@@ -574,7 +680,7 @@ func (b *Backend) restoreFiles(ids []string, files map[string][]byte) (touched [
 			return touched, err
 		}
 	}
-	if len(ids) == 0 {
+	if len(items) == 0 {
 		return nil, nil
 	}
 	if err := syncDir(b.dir); err != nil {

@@ -69,7 +69,7 @@ func TestBackupRestorePlanAndPolicies(t *testing.T) {
 	_, b, bundle, info, dks := backupScenario(t)
 	require.Len(t, info.BundleID, 32)
 	require.Equal(t, "envkms-local-backup", info.Format)
-	require.Equal(t, 1, info.FormatVersion)
+	require.Equal(t, 2, info.FormatVersion)
 	ids := []string{}
 	for _, k := range info.Keys {
 		ids = append(ids, k.KeyID)
@@ -192,7 +192,8 @@ func TestRestoreRefusals(t *testing.T) {
 		"bundle_id":     edit(func(m map[string]any) { m["bundle_id"] = strings.Repeat("ab", 16) }),
 		"creation_date": edit(func(m map[string]any) { m["creation_date"] = "2020-01-01T00:00:00Z" }),
 		"nonce":         edit(func(m map[string]any) { m["nonce"] = "AAAAAAAAAAAAAAAA" }),
-		"version":       edit(func(m map[string]any) { m["format_version"] = 2 }),
+		"version":       edit(func(m map[string]any) { m["format_version"] = 3 }),
+		"version 1":     edit(func(m map[string]any) { m["format_version"] = 1 }),
 		"unknown":       edit(func(m map[string]any) { m["extra"] = 1 }),
 		"truncated":     bundle[:len(bundle)/2],
 		"empty":         nil,

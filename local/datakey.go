@@ -116,6 +116,9 @@ func (b *Backend) unwrap(ctx context.Context, op string, ciphertext []byte, ec b
 	if e.md.State == backend.KeyStatePendingDeletion {
 		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: backend.ErrKeyPendingDeletion}
 	}
+	if e.aeads[p.version-1] == nil {
+		return p, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: key version destroyed", backend.ErrInvalidCiphertext)}
+	}
 	var aadBuf [256]byte
 	aad := dataKeyAAD(aadBuf[:0], p.header, canon)
 	pt, err := e.aeads[p.version-1].Open(make([]byte, 0, backend.DataKeySize), p.nonce, p.sealed, aad)

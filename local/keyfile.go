@@ -49,8 +49,11 @@ type keyFile struct {
 type keyVersion struct {
 	Version      int       `json:"version"`
 	CreationDate time.Time `json:"creation_date"`
-	Sealed       []byte    `json:"sealed,omitempty"`
-	Plaintext    []byte    `json:"plaintext_key,omitempty"`
+	// Destroyed: DestroyKeyVersions removed this version's material (the
+	// entry stays, so versions keep their numbers). Omitted when false.
+	Destroyed bool   `json:"destroyed,omitempty"`
+	Sealed    []byte `json:"sealed,omitempty"`
+	Plaintext []byte `json:"plaintext_key,omitempty"`
 }
 
 // wipe clears plaintext key material held in f (insecure mode only).
@@ -215,6 +218,13 @@ func (b *Backend) checkKeyFile(path, id string, f *keyFile) error {
 		if v.Version != i+1 {
 			return corrupt(path, "key versions out of order")
 		}
+		if v.Destroyed {
+			// Only a prefix of old versions, never the newest.
+			if v.Sealed != nil || v.Plaintext != nil || i == len(f.Versions)-1 || (i > 0 && !f.Versions[i-1].Destroyed) {
+				return corrupt(path, "key version %d: a destroyed version must be an old one without material, after destroyed ones only", v.Version)
+			}
+			continue
+		}
 		if b.keys != nil && (len(v.Sealed) != sealedKeySize || v.Plaintext != nil) {
 			return corrupt(path, "key version %d is not sealed", v.Version)
 		}
@@ -247,6 +257,9 @@ func (b *Backend) entryFromFile(path string, f *keyFile) (*keyEntry, error) {
 	}
 	e.md = cloneMetadata(e.md)
 	for i, v := range f.Versions {
+		if v.Destroyed {
+			continue // e.aeads[i] stays nil
+		}
 		material := v.Plaintext
 		if b.keys != nil {
 			var err error

@@ -172,3 +172,40 @@ func checkRotationPeriod(secs int64) error {
 	}
 	return backend.ValidateRotationPeriod(time.Duration(secs) * time.Second)
 }
+
+var _ backend.KeyVersionDestroyer = (*Backend)(nil)
+
+// DestroyKeyVersions destroys the versions of keyID below below (see
+// backend.KeyVersionDestroyer): their entries in the key file keep their
+// number and creation date, marked destroyed, without their material
+// (FORMAT.md), written as every key update is (under the directory lock,
+// atomically). Ciphertexts under them then fail with
+// backend.ErrInvalidCiphertext, through this Backend at once and through
+// other Backends on the directory within a second (they revalidate a
+// cached key file after that long). Copies of the old key file (a backup
+// bundle, a file-system snapshot) still hold the material: destroy those
+// too. Call it through kms.Manager.DestroyKeyVersions, which asks the
+// storage server first whether objects still need those versions.
+func (b *Backend) DestroyKeyVersions(ctx context.Context, keyID string, below int) (backend.KeyMetadata, error) {
+	return b.update(ctx, "DestroyKeyVersions", keyID, func(f *keyFile) (bool, error) {
+		if f.State == backend.KeyStatePendingDeletion {
+			return false, backend.ErrKeyPendingDeletion
+		}
+		if err := backend.ValidateDestroyBelow(below, len(f.Versions)); err != nil {
+			return false, err
+		}
+		changed := false
+		for i := range below - 1 {
+			v := &f.Versions[i]
+			if v.Destroyed {
+				continue
+			}
+			clear(v.Plaintext)
+			v.Destroyed, v.Sealed, v.Plaintext, changed = true, nil, nil, true
+		}
+		if changed {
+			b.log.Warn("local: key versions destroyed; data keys wrapped under them can no longer be decrypted", "key_id", keyID, "below_version", below)
+		}
+		return changed, nil
+	})
+}

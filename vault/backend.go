@@ -27,6 +27,7 @@ type Backend struct {
 	log    *slog.Logger
 	auth   *authenticator
 	states *stateCache
+	wraps  wrapCounts // data keys wrapped per key version, by this Backend
 	closed atomic.Bool
 }
 
@@ -53,7 +54,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, opError("New", "", err)
 	}
-	return &Backend{cfg: cfg, client: client, log: log, auth: auth, states: newStateCache()}, nil
+	return &Backend{cfg: cfg, client: client, log: log, auth: auth, states: newStateCache(), wraps: wrapCounts{m: map[wrapKey]uint64{}}}, nil
 }
 
 // newClient builds an api.Client from cfg alone: unlike api.DefaultConfig it

@@ -177,9 +177,11 @@ func (b *Backend) rewrapGroup(ctx context.Context, keyID string, idx []int, cts 
 			out[i].Err = opError("Rewrap", keyID, b.itemError("encrypt", r.Error))
 			continue
 		}
-		if _, err := parseVaultCiphertext(r.Ciphertext); err != nil {
+		version, err := parseVaultCiphertext(r.Ciphertext)
+		if err != nil {
 			return fmt.Errorf("%w: vault transit/encrypt answered an unexpected ciphertext (is %q an aes256-gcm96 key?)", backend.ErrUnavailable, keyID)
 		}
+		b.wraps.add(keyID, version, 1)
 		out[i].Ciphertext = formatBlob(keyID, r.Ciphertext)
 	}
 	return nil

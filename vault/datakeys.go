@@ -136,9 +136,11 @@ func (b *Backend) encrypt(ctx context.Context, keyID string, pt []byte, ec backe
 		}
 		return nil, err
 	}
-	if _, err := parseVaultCiphertext(resp.Data.Ciphertext); err != nil {
+	version, err := parseVaultCiphertext(resp.Data.Ciphertext)
+	if err != nil {
 		return nil, fmt.Errorf("%w: vault transit/encrypt answered an unexpected ciphertext (is %q an aes256-gcm96 key?)", backend.ErrUnavailable, keyID)
 	}
+	b.wraps.add(keyID, version, 1)
 	return formatBlob(keyID, resp.Data.Ciphertext), nil
 }
 

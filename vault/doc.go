@@ -41,6 +41,19 @@
 // key whose date has passed. Until then CancelKeyDeletion saves the key; as in
 // AWS KMS it comes back Disabled, so an operator must EnableKey it on purpose
 // before it wraps new data keys.
+// A purged id is tombstoned in KV (FORMAT.md) and never re-created:
+// CreateKey with it fails with backend.ErrKeyDeleted.
+//
+// # Rotation policy
+//
+// A key's RotationPeriod (CreateKeyRequest.RotationPeriod,
+// [Backend.SetRotationPeriod]) is transit's auto_rotate_period: Vault
+// rotates the key itself once its latest version is that old (it checks
+// about once an hour), with no goroutine here. DescribeKey reads it back
+// and reports RotationDue when the latest version is older than the
+// period, or once this Backend has wrapped backend.MaxDataKeysPerVersion
+// data keys under it (counted per process, as the local backend does;
+// Vault does not rotate on that count, an operator or a RotateKey does).
 //
 // # Authentication and transport
 //
@@ -74,7 +87,8 @@
 // transit/config/keys disable_upsert=true does the same mount-wide.
 // Administration (CreateKey, RotateKey, state changes, ListKeys) also needs
 // "create", "update", "read" on transit/keys/* and on the KV data path,
-// "update" on transit/keys/*/rotate and "list" on
+// "update" on transit/keys/*/rotate and transit/keys/*/config (rotation
+// period; DestroyKeyVersions also on transit/keys/*/trim), and "list" on
 // secret/metadata/envkms/keys; Purge needs what its documentation lists.
 //
 // # Vault HA

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,13 @@ const (
 // check-and-set 0, so two concurrent creates of one id cannot both succeed;
 // if the transit key cannot be created the claim is removed again. An
 // existing transit key of the right type without a record is adopted.
+//
+// The id of a purged key is tombstoned and never re-created: CreateKey
+// fails with backend.ErrKeyDeleted (which wraps backend.ErrKeyExists). The
+// tombstone is written by Purge before it deletes the key's record and is
+// checked by CreateKey after it finds no record (and again after claiming
+// the id), so a CreateKey racing a Purge of the same id cannot slip in
+// between.
 func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (backend.KeyMetadata, error) {
 	id := req.KeyID
 	if id == "" {
@@ -35,7 +43,10 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			return backend.KeyMetadata{}, err
 		}
 		if existing != nil {
-			return b.finishCreate(ctx, existing)
+			return b.finishCreate(ctx, existing, req.RotationPeriod)
+		}
+		if err := b.refuseTombstoned(ctx, id); err != nil {
+			return backend.KeyMetadata{}, err
 		}
 		rec := &record{
 			Format:       recordFormat,
@@ -52,23 +63,35 @@ func (b *Backend) CreateKey(ctx context.Context, req backend.CreateKeyRequest) (
 			}
 			return backend.KeyMetadata{}, err
 		}
-		tk, err := b.createTransitKey(ctx, id)
+		// Again now that the id is claimed. Purge writes the tombstone
+		// before it deletes the record, so the check above, made after the
+		// record was found absent, already sees it; this one keeps that
+		// true should the two reads ever be served out of order (a
+		// performance standby answers reads from its own, lagging copy).
+		if err := b.refuseTombstoned(ctx, id); err != nil {
+			b.rollbackCreate(ctx, id)
+			return backend.KeyMetadata{}, err
+		}
+		tk, err := b.createTransitKey(ctx, id, req.RotationPeriod)
 		if err != nil {
 			b.rollbackCreate(ctx, id)
 			return backend.KeyMetadata{}, err
 		}
 		b.log.Info("vault: key created", "key_id", id, "version", tk.LatestVersion)
-		return rec.metadata(tk.LatestVersion), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }
 
-func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, error) {
+// createTransitKey creates (or adopts) id's transit key with
+// auto_rotate_period set to period (0: no automatic rotation).
+func (b *Backend) createTransitKey(ctx context.Context, id string, period time.Duration) (transitKey, error) {
 	// Creating an existing key is a no-op in Vault, so this is safe to retry.
 	s, err := b.write(ctx, b.transitKeyPath(id), map[string]any{
 		"type":                   "aes256-gcm96",
 		"derived":                false,
 		"exportable":             false,
 		"allow_plaintext_backup": false,
+		"auto_rotate_period":     autoRotatePeriod(period),
 	}, true)
 	if err != nil {
 		return transitKey{}, err
@@ -85,7 +108,64 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 	if s != nil && len(s.Warnings) > 0 {
 		b.log.Info("vault: adopting an existing transit key", "key_id", id, "version", tk.LatestVersion)
 	}
+	if tk.AutoRotatePeriod != period { // an adopted key keeps its config
+		return b.setAutoRotate(ctx, id, period)
+	}
 	return tk, nil
+}
+
+// autoRotatePeriod is period as transit's auto_rotate_period: whole
+// seconds, "0s" for off.
+func autoRotatePeriod(period time.Duration) string {
+	return strconv.FormatInt(int64(period/time.Second), 10) + "s"
+}
+
+// setAutoRotate writes id's auto_rotate_period (idempotent) and returns the
+// transit key as it is then.
+func (b *Backend) setAutoRotate(ctx context.Context, id string, period time.Duration) (transitKey, error) {
+	s, err := b.write(ctx, b.transitKeyPath(id)+"/config", map[string]any{"auto_rotate_period": autoRotatePeriod(period)}, true)
+	if err != nil {
+		return transitKey{}, fmt.Errorf("set the transit key's auto_rotate_period: %w", err)
+	}
+	tk, err := parseTransitKey(s)
+	if err != nil { // older Vaults answer 204
+		return b.readTransitKey(ctx, id)
+	}
+	return tk, nil
+}
+
+var _ backend.RotationPolicySetter = (*Backend)(nil)
+
+// SetRotationPeriod sets the key's rotation period (see
+// backend.RotationPolicySetter): transit's auto_rotate_period, so Vault
+// itself rotates the key once its latest version is that old (transit
+// checks about once an hour); 0 turns it off. The period is kept in whole
+// seconds. It needs "update" on <mount>/keys/<id>/config. A key pending
+// deletion (or being purged) yields backend.ErrKeyPendingDeletion.
+func (b *Backend) SetRotationPeriod(ctx context.Context, keyID string, period time.Duration) (backend.KeyMetadata, error) {
+	return callKey(ctx, b, "SetRotationPeriod", keyID, backend.ValidateRotationPeriod(period), func(ctx context.Context) (backend.KeyMetadata, error) {
+		rec, _, err := b.readRecord(ctx, keyID)
+		switch {
+		case err != nil:
+			return backend.KeyMetadata{}, err
+		case rec == nil:
+			return backend.KeyMetadata{}, backend.ErrKeyNotFound
+		case rec.publicState() == backend.KeyStatePendingDeletion:
+			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
+		}
+		if _, err := b.readTransitKey(ctx, keyID); err != nil {
+			if errors.Is(err, backend.ErrKeyNotFound) {
+				return backend.KeyMetadata{}, fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+			}
+			return backend.KeyMetadata{}, err
+		}
+		tk, err := b.setAutoRotate(ctx, keyID, period)
+		if err != nil {
+			return backend.KeyMetadata{}, err
+		}
+		b.log.Info("vault: key rotation period set", "key_id", keyID, "rotation_period", period.String())
+		return b.keyMetadata(rec, tk), nil
+	})
 }
 
 // finishCreate handles a CreateKey that finds id's record already there:
@@ -96,14 +176,22 @@ func (b *Backend) createTransitKey(ctx context.Context, id string) (transitKey, 
 // unusable and its id blocked. Creating the transit key now completes it,
 // so a retried CreateKey after an outage succeeds instead of leaving the id
 // stuck.
-func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
+func (b *Backend) finishCreate(ctx context.Context, rec *record, period time.Duration) (backend.KeyMetadata, error) {
 	// Only an abandoned creation: a record of a newly created key whose
 	// creator has certainly given up (its call and its rollback are each
 	// bounded by Timeout). A younger record may belong to a CreateKey still
 	// in flight, which must stay the only one to succeed; a key pending
 	// deletion or being purged must not get a new transit key.
+	if rec.State == statePurging {
+		return backend.KeyMetadata{}, fmt.Errorf("%w: purge in progress", backend.ErrKeyDeleted)
+	}
 	if rec.State != string(backend.KeyStateEnabled) || time.Since(rec.CreationDate) < b.abandonedCreateAge() {
 		return backend.KeyMetadata{}, backend.ErrKeyExists
+	}
+	// A claim that found the tombstone after claiming and could not roll
+	// back looks abandoned too: it must never get a transit key.
+	if err := b.refuseTombstoned(ctx, rec.KeyID); err != nil {
+		return backend.KeyMetadata{}, err
 	}
 	_, err := b.readTransitKey(ctx, rec.KeyID)
 	switch {
@@ -112,12 +200,12 @@ func (b *Backend) finishCreate(ctx context.Context, rec *record) (backend.KeyMet
 	case !errors.Is(err, backend.ErrKeyNotFound):
 		return backend.KeyMetadata{}, err
 	}
-	tk, err := b.createTransitKey(ctx, rec.KeyID)
+	tk, err := b.createTransitKey(ctx, rec.KeyID, period)
 	if err != nil {
 		return backend.KeyMetadata{}, err
 	}
 	b.log.Warn("vault: completed a key creation that an earlier failure left without its transit key", "key_id", rec.KeyID)
-	return rec.metadata(tk.LatestVersion), nil
+	return b.keyMetadata(rec, tk), nil
 }
 
 // abandonedCreateAge is how old a record without its transit key must be
@@ -155,15 +243,50 @@ func (b *Backend) describe(ctx context.Context, keyID string) (backend.KeyMetada
 	return b.withVersion(ctx, rec)
 }
 
+// errNoTransitKey: a key's record exists but its transit key does not (a
+// creation in flight or abandoned, or a transit key deleted by hand).
+var errNoTransitKey = fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+
 func (b *Backend) withVersion(ctx context.Context, rec *record) (backend.KeyMetadata, error) {
 	tk, err := b.readTransitKey(ctx, rec.KeyID)
 	if err != nil {
 		if errors.Is(err, backend.ErrKeyNotFound) {
-			return backend.KeyMetadata{}, fmt.Errorf("%w: metadata exists but the transit key is missing", backend.ErrKeyNotFound)
+			return backend.KeyMetadata{}, errNoTransitKey
 		}
 		return backend.KeyMetadata{}, err
 	}
-	return rec.metadata(tk.LatestVersion), nil
+	return b.keyMetadata(rec, tk), nil
+}
+
+// listEntry describes keyID for ListKeys: unreadable when its record is
+// malformed or of an unknown format, or when its transit key is missing
+// although the record is older than any creation still in flight; gone
+// (neither listed nor unreadable) when it was deleted meanwhile or is being
+// created. Other errors (Vault unreachable, access denied) concern no
+// particular key and fail the listing.
+func (b *Backend) listEntry(ctx context.Context, keyID string) (md backend.KeyMetadata, unreadable, gone bool, err error) {
+	rec, _, err := b.readRecord(ctx, keyID)
+	var re *recordError
+	switch {
+	case errors.As(err, &re):
+		return backend.KeyMetadata{}, true, false, nil
+	case err != nil:
+		return backend.KeyMetadata{}, false, false, err
+	case rec == nil:
+		return backend.KeyMetadata{}, false, true, nil
+	}
+	b.states.put(keyID, rec.State)
+	md, err = b.withVersion(ctx, rec)
+	switch {
+	case errors.Is(err, errNoTransitKey):
+		if time.Since(rec.CreationDate) < b.abandonedCreateAge() {
+			return backend.KeyMetadata{}, false, true, nil
+		}
+		return backend.KeyMetadata{}, true, false, nil
+	case err != nil:
+		return backend.KeyMetadata{}, false, false, err
+	}
+	return md, false, false, nil
 }
 
 // listIDs returns every key id under KeyPathPrefix, sorted.
@@ -192,7 +315,12 @@ func (b *Backend) listIDs(ctx context.Context) ([]string, error) {
 
 // ListKeys pages through the keys in ascending id order. The KV metadata
 // list is read in full (Vault's LIST does not page), then the page's keys are
-// described concurrently.
+// described concurrently. Keys whose KV record is malformed or of an
+// unknown format, or whose transit key is missing (but for a creation in
+// flight), are reported in UnreadableKeyIDs (and logged at Warn level),
+// counting towards the page; a key deleted meanwhile is not listed; any
+// other error (Vault unreachable or sealed, access denied) fails the
+// listing.
 func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (backend.ListKeysResult, error) {
 	const op = "ListKeys"
 	limit, check := req.Limit, error(nil)
@@ -222,6 +350,8 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 		}
 		mds := make([]backend.KeyMetadata, len(ids))
 		errs := make([]error, len(ids))
+		unreadable := make([]bool, len(ids))
+		gone := make([]bool, len(ids))
 		sem := make(chan struct{}, listWorkers)
 		var wg sync.WaitGroup
 		for i, id := range ids {
@@ -229,18 +359,19 @@ func (b *Backend) ListKeys(ctx context.Context, req backend.ListKeysRequest) (ba
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				mds[i], errs[i] = b.describe(ctx, id)
+				mds[i], unreadable[i], gone[i], errs[i] = b.listEntry(ctx, id)
 			}()
 		}
 		wg.Wait()
 		for i, err := range errs {
 			switch {
-			case err == nil:
-				res.Keys = append(res.Keys, mds[i])
-			case errors.Is(err, backend.ErrKeyNotFound):
-				// deleted (or half-created) meanwhile: not listed
-			default:
+			case err != nil:
 				return backend.ListKeysResult{}, opError(op, ids[i], err)
+			case unreadable[i]:
+				b.log.Warn("vault: listing a key whose metadata or transit key cannot be read", "key_id", ids[i])
+				res.UnreadableKeyIDs = append(res.UnreadableKeyIDs, ids[i])
+			case !gone[i]:
+				res.Keys = append(res.Keys, mds[i])
 			}
 		}
 		if res.Truncated && len(ids) > 0 {
@@ -352,7 +483,7 @@ func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetad
 			}
 		}
 		b.log.Info("vault: key rotated", "key_id", keyID, "version", tk.LatestVersion)
-		return rec.metadata(tk.LatestVersion), nil
+		return b.keyMetadata(rec, tk), nil
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,14 +42,48 @@ func (r *record) publicState() backend.KeyState {
 	return backend.KeyState(r.State)
 }
 
-func (r *record) metadata(version int) backend.KeyMetadata {
+// wrapKey names one key version.
+type wrapKey struct {
+	id      string
+	version int
+}
+
+// wrapCounts counts the data keys this Backend wrapped under each key
+// version (GenerateDataKey, Rewrap, RewrapBatch), for RotationDue. It is
+// per process, not persisted, like the local backend's count. It holds
+// versions of keys that exist only (a successful encrypt names one).
+type wrapCounts struct {
+	mu sync.Mutex
+	m  map[wrapKey]uint64
+}
+
+func (c *wrapCounts) add(id string, version int, n uint64) {
+	c.mu.Lock()
+	c.m[wrapKey{id, version}] += n
+	c.mu.Unlock()
+}
+
+func (c *wrapCounts) get(id string, version int) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[wrapKey{id, version}]
+}
+
+// metadata is the key's metadata: the record's, plus the transit key's
+// latest version and rotation policy (auto_rotate_period). RotationDue is
+// by age: the latest version is at least RotationPeriod old (transit then
+// rotates it within the hour, on its own schedule); Backend.keyMetadata
+// adds the data-key count.
+func (r *record) metadata(tk transitKey) backend.KeyMetadata {
 	md := backend.KeyMetadata{
-		KeyID:        r.KeyID,
-		Description:  r.Description,
-		State:        r.publicState(),
-		KeyUsage:     r.KeyUsage,
-		CreationDate: r.CreationDate,
-		Version:      version,
+		KeyID:          r.KeyID,
+		Description:    r.Description,
+		State:          r.publicState(),
+		KeyUsage:       r.KeyUsage,
+		CreationDate:   r.CreationDate,
+		Version:        tk.LatestVersion,
+		RotationPeriod: tk.AutoRotatePeriod,
+		RotationDue:    backend.RotationDue(tk.AutoRotatePeriod, tk.LatestCreated, time.Now()),
 	}
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
@@ -103,9 +138,17 @@ func (b *Backend) readRecord(ctx context.Context, keyID string) (rec *record, ve
 	}
 	rec = new(record)
 	if err := json.Unmarshal(raw, rec); err != nil || rec.Format != recordFormat || rec.KeyID != keyID || !knownState(rec.State) {
-		return nil, 0, fmt.Errorf("%w: vault KV record for %q is malformed or of an unknown format", backend.ErrUnavailable, keyID)
+		return nil, 0, fmt.Errorf("%w: %w", backend.ErrUnavailable, &recordError{keyID: keyID})
 	}
 	return rec, version, nil
+}
+
+// recordError: a key's KV record exists but is malformed or of an unknown
+// format. ListKeys reports such keys as unreadable.
+type recordError struct{ keyID string }
+
+func (e *recordError) Error() string {
+	return fmt.Sprintf("vault KV record for %q is malformed or of an unknown format", e.keyID)
 }
 
 func knownState(s string) bool {
@@ -253,6 +296,15 @@ type transitKey struct {
 	Derived       bool
 	Exportable    bool
 	LatestVersion int
+	// AutoRotatePeriod is transit's auto_rotate_period (0: off).
+	AutoRotatePeriod time.Duration
+	// LatestCreated is when the latest version was created (zero if
+	// Vault did not say).
+	LatestCreated time.Time
+	// MinDecryptionVersion, MinEncryptionVersion and MinAvailableVersion
+	// are transit's min_decryption_version, min_encryption_version and
+	// min_available_version (0 or 1: all).
+	MinDecryptionVersion, MinEncryptionVersion, MinAvailableVersion int
 }
 
 func parseTransitKey(s *api.Secret) (transitKey, error) {
@@ -271,6 +323,28 @@ func parseTransitKey(s *api.Secret) (transitKey, error) {
 	if k.LatestVersion == 0 {
 		return transitKey{}, fmt.Errorf("%w: vault transit key answer without latest_version", backend.ErrUnavailable)
 	}
+	for name, dst := range map[string]*int{"min_decryption_version": &k.MinDecryptionVersion,
+		"min_encryption_version": &k.MinEncryptionVersion, "min_available_version": &k.MinAvailableVersion} {
+		if n, ok := s.Data[name].(json.Number); ok {
+			if v, err := n.Int64(); err == nil && v > 0 && v <= int64(k.LatestVersion) {
+				*dst = int(v)
+			}
+		}
+	}
+	if n, ok := s.Data["auto_rotate_period"].(json.Number); ok {
+		if v, err := n.Int64(); err == nil && v > 0 && v <= int64(backend.MaxRotationPeriod/time.Second) {
+			k.AutoRotatePeriod = time.Duration(v) * time.Second
+		}
+	}
+	// keys maps each version to its creation time: unix seconds for
+	// symmetric keys.
+	if versions, ok := s.Data["keys"].(map[string]any); ok {
+		if n, ok := versions[strconv.Itoa(k.LatestVersion)].(json.Number); ok {
+			if v, err := n.Int64(); err == nil && v > 0 {
+				k.LatestCreated = time.Unix(v, 0).UTC()
+			}
+		}
+	}
 	return k, nil
 }
 
@@ -283,4 +357,15 @@ func (b *Backend) readTransitKey(ctx context.Context, keyID string) (transitKey,
 		return transitKey{}, err
 	}
 	return parseTransitKey(s)
+}
+
+// keyMetadata is rec.metadata(tk) with RotationDue also set once this
+// Backend has wrapped backend.MaxDataKeysPerVersion data keys under the
+// latest version.
+func (b *Backend) keyMetadata(rec *record, tk transitKey) backend.KeyMetadata {
+	md := rec.metadata(tk)
+	if b.wraps.get(rec.KeyID, tk.LatestVersion) >= backend.MaxDataKeysPerVersion {
+		md.RotationDue = true
+	}
+	return md
 }

@@ -13,13 +13,16 @@ import (
 // claims the key (state Purging, so CancelKeyDeletion can no longer save it),
 // sets deletion_allowed on the transit key, deletes the transit key — after
 // which no blob under it can ever be decrypted — and deletes the key's KV
-// metadata with all its versions. It returns the ids it purged.
+// metadata with all its versions. It returns the ids it purged. Before the
+// transit key is deleted the id is tombstoned (a KV record under
+// <prefix>/.deleted/, see FORMAT.md): CreateKey never re-creates it.
 //
 // Nothing calls Purge automatically: operators run it (for example daily
 // from a cron job or an admin tool) when they mean to destroy key material.
 // It needs, in addition to the usual policy, "update" on
-// <mount>/keys/<id>/config and "delete" on <mount>/keys/<id> and
-// <kv_mount>/metadata/<prefix>/<id>. A Purge interrupted half-way is
+// <mount>/keys/<id>/config, "delete" on <mount>/keys/<id> and
+// <kv_mount>/metadata/<prefix>/<id>, and "create" on
+// <kv_mount>/data/<prefix>/.deleted/<id>. A Purge interrupted half-way is
 // completed by the next one. Each key is handled within Timeout; ctx bounds
 // the whole run. Errors for single keys are joined; the other keys are still
 // purged.
@@ -73,6 +76,11 @@ func (b *Backend) purgeOne(ctx context.Context, id string, now time.Time) (bool,
 		return false, err
 	}
 	b.states.put(id, statePurging)
+	// The tombstone goes first: from here on CreateKey refuses the id,
+	// before the record that blocks it today is deleted.
+	if err := b.writeTombstone(ctx, id); err != nil {
+		return false, err
+	}
 	if _, err := b.write(ctx, b.transitKeyPath(id)+"/config", map[string]any{"deletion_allowed": true}, true); err != nil && !errors.Is(err, backend.ErrKeyNotFound) {
 		return false, fmt.Errorf("allow deletion of the transit key: %w", err)
 	}

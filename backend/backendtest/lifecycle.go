@@ -142,3 +142,54 @@ func mustCreateKey(t *testing.T, ctx context.Context, b backend.Backend, id stri
 		t.Fatalf("CreateKey(%q): %v", id, err)
 	}
 }
+
+// testDestroyKeyVersions: a backend with backend.KeyVersionDestroyer
+// destroys the versions below the one named and no other.
+func (s *suite) testDestroyKeyVersions(t *testing.T) {
+	ctx, b := s.setup(t)
+	d, ok := b.(backend.KeyVersionDestroyer)
+	if !ok {
+		t.Skip("backend does not implement backend.KeyVersionDestroyer")
+	}
+	id := s.id("destroy-versions")
+	mustCreateKey(t, ctx, b, id)
+	var dks []backend.DataKey
+	for v := 1; v <= 3; v++ {
+		if v > 1 {
+			if _, err := b.RotateKey(ctx, id); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+		}
+		dks = append(dks, generate(t, ctx, b, id, nil))
+	}
+	_, err := d.DestroyKeyVersions(ctx, id, 1)
+	wantErr(t, "DestroyKeyVersions(below 1)", err, backend.ErrInvalidArgument)
+	_, err = d.DestroyKeyVersions(ctx, id, 4)
+	wantErr(t, "DestroyKeyVersions(below 4 of 3)", err, backend.ErrInvalidArgument)
+	_, err = d.DestroyKeyVersions(ctx, s.id("destroy-missing"), 2)
+	wantErr(t, "DestroyKeyVersions(missing)", err, backend.ErrKeyNotFound)
+	for i, dk := range dks { // nothing destroyed by the refusals
+		if _, err := b.Decrypt(ctx, dk.Ciphertext, nil); err != nil {
+			t.Fatalf("Decrypt(version %d) before destroying: %v", i+1, err)
+		}
+	}
+	for range 2 { // the second time is a no-op
+		md, err := d.DestroyKeyVersions(ctx, id, 3)
+		if err != nil || md.Version != 3 {
+			t.Fatalf("DestroyKeyVersions(below 3) = %+v, %v", md, err)
+		}
+	}
+	for _, dk := range dks[:2] {
+		_, err := b.Decrypt(ctx, dk.Ciphertext, nil)
+		wantErr(t, "Decrypt(destroyed version)", err, backend.ErrInvalidCiphertext)
+		_, err = b.Rewrap(ctx, dk.Ciphertext, nil)
+		wantErr(t, "Rewrap(destroyed version)", err, backend.ErrInvalidCiphertext)
+	}
+	if _, err := b.Decrypt(ctx, dks[2].Ciphertext, nil); err != nil {
+		t.Fatalf("Decrypt(kept version 3): %v", err)
+	}
+	generate(t, ctx, b, id, nil)
+	if md := describe(t, ctx, b, id); md.Version != 3 || md.State != backend.KeyStateEnabled {
+		t.Fatalf("after DestroyKeyVersions: %+v", md)
+	}
+}

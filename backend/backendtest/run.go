@@ -42,6 +42,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend, opts ...Op
 		{"PurgeWindow", s.testPurgeWindow},
 		{"PurgeTombstone", s.testPurgeTombstone},
 		{"RotationPolicy", s.testRotationPolicy},
+		{"DestroyKeyVersions", s.testDestroyKeyVersions},
 		{"KeyEditor", s.testKeyEditor},
 		{"KeyEditorConcurrent", s.testKeyEditorConcurrent},
 		{"Rotate", s.testRotate},

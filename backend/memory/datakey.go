@@ -189,6 +189,9 @@ func (b *Backend) unwrap(op string, ct []byte, ec backend.EncryptionContext) (pa
 	if p.version > len(k.versions) {
 		return p, nil, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: unknown key version", backend.ErrInvalidCiphertext)}
 	}
+	if k.versions[p.version-1] == nil {
+		return p, nil, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: fmt.Errorf("%w: key version destroyed", backend.ErrInvalidCiphertext)}
+	}
 	if k.md.State == backend.KeyStatePendingDeletion {
 		return p, nil, nil, &backend.Error{Op: op, KeyID: p.keyID, Err: backend.ErrKeyPendingDeletion}
 	}

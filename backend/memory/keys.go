@@ -230,3 +230,24 @@ func (b *Backend) Purge(ctx context.Context) ([]string, error) {
 	}
 	return purged, nil
 }
+
+var _ backend.KeyVersionDestroyer = (*Backend)(nil)
+
+// DestroyKeyVersions zeroes and forgets the key material of every version
+// below below (see backend.KeyVersionDestroyer); ciphertexts under them
+// then fail with backend.ErrInvalidCiphertext.
+func (b *Backend) DestroyKeyVersions(ctx context.Context, keyID string, below int) (backend.KeyMetadata, error) {
+	return b.change(ctx, "DestroyKeyVersions", keyID, func(k *key) error {
+		if k.md.State == backend.KeyStatePendingDeletion {
+			return backend.ErrKeyPendingDeletion
+		}
+		if err := backend.ValidateDestroyBelow(below, len(k.versions)); err != nil {
+			return err
+		}
+		for i := range below - 1 {
+			clear(k.versions[i])
+			k.versions[i] = nil
+		}
+		return nil
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/sse"
 )
 
@@ -71,6 +72,11 @@ type Config struct {
 	// DefaultResponseWriteTimeout; negative: no limit); then the
 	// connection is dropped. There is no limit on the whole download.
 	ResponseWriteTimeout time.Duration
+
+	// KMS, if set, is the KMS configuration (for example a Vault backend)
+	// instead of the local key directory under DataDir; its DefaultKeyID
+	// (DefaultKeyID if empty) is created if missing.
+	KMS *kms.Config
 
 	// Logger receives request and startup logs (default slog.Default()).
 	Logger *slog.Logger

@@ -32,7 +32,10 @@ func kmsPaths(dataDir string) (keyDir, masterKeyFile string) {
 
 // openManager configures and starts a Manager on the local backend under
 // dataDir and makes sure DefaultKeyID exists.
-func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metric.MeterProvider, opts ...kms.Option) (*kms.Manager, error) {
+func openManager(ctx context.Context, dataDir string, kmsCfg *kms.Config, log *slog.Logger, mp metric.MeterProvider, opts ...kms.Option) (*kms.Manager, error) {
+	if kmsCfg != nil {
+		return startManager(ctx, *kmsCfg, log, mp, opts...)
+	}
 	keyDir, mkFile := kmsPaths(dataDir)
 	if err := mkdirAllDurable(keyDir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDataDir, err)
@@ -45,22 +48,30 @@ func openManager(ctx context.Context, dataDir string, log *slog.Logger, mp metri
 		log.Warn("s3server: generated a new local master key; it is stored next to the keys it protects, which suits an example only",
 			"master_key_file", mkFile)
 	}
-	m := kms.NewManager(append([]kms.Option{kms.WithLogger(log), kms.WithMeterProvider(mp)}, opts...)...)
-	cfg := kms.Config{
+	return startManager(ctx, kms.Config{
 		BackendType:     kms.BackendLocal,
 		KeyDir:          keyDir,
 		MasterKeyFile:   mkFile,
 		DefaultKeyID:    DefaultKeyID,
 		MaxCachedKeys:   1000,
 		CacheTTLSeconds: 300,
+	}, log, mp, opts...)
+}
+
+// startManager configures and starts a Manager on cfg and makes sure its
+// default key exists.
+func startManager(ctx context.Context, cfg kms.Config, log *slog.Logger, mp metric.MeterProvider, opts ...kms.Option) (*kms.Manager, error) {
+	if cfg.DefaultKeyID == "" {
+		cfg.DefaultKeyID = DefaultKeyID
 	}
+	m := kms.NewManager(append([]kms.Option{kms.WithLogger(log), kms.WithMeterProvider(mp)}, opts...)...)
 	if err := m.Configure(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("s3srv: configure kms: %w", err)
 	}
 	if err := m.Start(ctx); err != nil {
 		return nil, fmt.Errorf("s3srv: start kms: %w", err)
 	}
-	if err := ensureKey(ctx, m, DefaultKeyID); err != nil {
+	if err := ensureKey(ctx, m, cfg.DefaultKeyID); err != nil {
 		_ = m.Stop(ctx)
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envkms/kms"
 	"github.com/envkms/kms/admin"
 	"github.com/envkms/kms/sse"
 )
@@ -54,6 +55,11 @@ type rekeyState struct {
 	Resumes int `json:"resumes"`
 	// Inventory so far: key id -> version -> objects.
 	Inventory map[string]map[string]*inventoryEntry `json:"inventory"`
+	// KeyVersions: every key's newest version when the job started. An
+	// object written since then is under that version or a newer one, so
+	// the inventory proves nothing about versions from there on (see
+	// inventoryVersionReferences). Absent in checkpoints of older servers.
+	KeyVersions map[string]int `json:"key_versions,omitempty"`
 }
 
 type inventoryEntry struct {
@@ -139,6 +145,12 @@ func (rk *rekeyer) status() rekeyState {
 
 func cloneState(st *rekeyState) rekeyState {
 	c := *st
+	if st.KeyVersions != nil {
+		c.KeyVersions = make(map[string]int, len(st.KeyVersions))
+		for id, v := range st.KeyVersions {
+			c.KeyVersions[id] = v
+		}
+	}
 	c.Inventory = map[string]map[string]*inventoryEntry{}
 	for id, vs := range st.Inventory {
 		c.Inventory[id] = map[string]*inventoryEntry{}
@@ -361,6 +373,59 @@ func (s *Server) inventoryReferences(context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// keyVersions returns every key's newest version (unreadable keys are left
+// out: their versions are then never destroyable on this inventory).
+func (s *Server) keyVersions(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	req := kms.ListKeysRequest{Limit: 1000}
+	for {
+		res, err := s.m.ListKeys(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range res.Keys {
+			out[k.KeyID] = k.Version
+		}
+		if !res.Truncated || res.NextMarker == "" {
+			return out, nil
+		}
+		req.Marker = res.NextMarker
+	}
+}
+
+// errNoInventory: DestroyKeyVersions cannot be proven safe.
+var errNoInventory = errors.New("s3server: no completed rekey job inventory records this key's versions; run a rekey job (POST kms/rekey) first")
+
+// inventoryVersionReferences is the Manager's kms.KeyVersionReferences:
+// the oldest version of keyID that objects may still need, by the last
+// completed inventory. That is the oldest version it counted objects
+// under, or at most the key's newest version when the job started (an
+// object written since may be under it, uncounted); version 0 (an object
+// whose key version cannot be told) means every version. Without a
+// completed inventory that recorded the key's version at its start it
+// fails, so DestroyKeyVersions fails closed.
+func (s *Server) inventoryVersionReferences(_ context.Context, keyID string) (int, error) {
+	var st rekeyState
+	if err := readJSON(s.inventoryPath(), &st); err != nil {
+		return 0, errNoInventory
+	}
+	oldest, ok := st.KeyVersions[keyID]
+	if !ok || oldest < 1 {
+		return 0, errNoInventory
+	}
+	for v, e := range st.Inventory[keyID] {
+		n, err := strconv.Atoi(v)
+		if err != nil || e.Count == 0 {
+			continue
+		}
+		if n < 1 {
+			return 1, nil
+		}
+		oldest = min(oldest, n)
+	}
+	return oldest, nil
+}
+
 // Admin endpoints of the rekey job, below AdminPrefix. They are the
 // server's, not package admin's: only the admin credential (Config.AccessKey,
 // or anonymous without credentials) may call them.
@@ -410,7 +475,13 @@ func (s *Server) serveRekey(w http.ResponseWriter, r *http.Request, p admin.Prin
 			fail(http.StatusConflict, "a rekey job is already running")
 			return true
 		}
-		st := &rekeyState{State: "running", KeyID: req.KeyID, Started: s.now().UTC()}
+		versions, err := s.keyVersions(r.Context())
+		if err != nil {
+			s.log.Warn("s3server: rekey job not started: listing the keys failed", "error", err)
+			fail(http.StatusServiceUnavailable, "could not list the keys")
+			return true
+		}
+		st := &rekeyState{State: "running", KeyID: req.KeyID, Started: s.now().UTC(), KeyVersions: versions}
 		if err := s.rk.checkpoint(st); err != nil {
 			fail(http.StatusInternalServerError, "could not write the checkpoint")
 			return true

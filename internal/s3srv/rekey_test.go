@@ -163,3 +163,59 @@ func TestInventoryRefusesDeletion(t *testing.T) {
 	resp, b = e.doAs(testAdminAK, testAdminSK, "DELETE", "/admin/v3/kms/keys/delete", []byte(`{"key_id":"unused","pending_window_in_days":7}`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 }
+
+// Destroying key versions needs a completed inventory that proves no object
+// needs them: before any job it is refused (409, fail closed); after a job
+// moved every object to version 2, version 1 is destroyed and every object
+// still reads; versions below 3 are refused (objects written since the job
+// may be under version 2).
+func TestInventoryGuardsVersionDestruction(t *testing.T) {
+	e := newTestEnv(t, Config{AccessKey: testAdminAK, SecretKey: testAdminSK, UserAccessKey: testUserAK, UserSecretKey: testUserSK})
+	e.mustStatus(http.StatusOK, "PUT", "/bkt", nil, nil)
+	for i := range 3 {
+		e.mustStatus(http.StatusOK, "PUT", fmt.Sprintf("/bkt/o%d", i), []byte("x"), map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms"})
+	}
+	_, err := e.srv.Manager().RotateKey(context.Background(), "default")
+	require.NoError(t, err)
+	e.srv.enc.ClearBucketKeys()
+	destroy := func(user, secret, body string) (int, string) {
+		resp, b := e.doAs(user, secret, "POST", "/admin/v3/kms/keys/destroy-versions", []byte(body))
+		return resp.StatusCode, string(b)
+	}
+	code, b := destroy(testAdminAK, testAdminSK, `{"key_id":"default","below_version":2}`)
+	require.Equal(t, http.StatusConflict, code, b)
+	require.Contains(t, b, "rekey job")
+	code, b = destroy(testUserAK, testUserSK, `{"key_id":"default","below_version":2}`)
+	require.Equal(t, http.StatusForbidden, code, b)
+	for _, body := range []string{`{}`, `{"key_id":"default"}`, `{"key_id":"default","below_version":1}`, `{"below_version":2}`, `{"key_id":"default","below_version":"2"}`} {
+		code, b = destroy(testAdminAK, testAdminSK, body)
+		require.Equal(t, http.StatusBadRequest, code, body+": "+b)
+	}
+
+	resp, b2 := e.doAs(testAdminAK, testAdminSK, "POST", "/admin/v3/kms/rekey", []byte(`{}`))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(b2))
+	st := e.waitRekey("completed")
+	require.Equal(t, 2, st.KeyVersions["default"])
+	oldest, err := e.srv.inventoryVersionReferences(context.Background(), "default")
+	require.NoError(t, err)
+	require.Equal(t, 2, oldest)
+	_, err = e.srv.inventoryVersionReferences(context.Background(), "created-after-the-job")
+	require.ErrorIs(t, err, errNoInventory)
+
+	code, b = destroy(testAdminAK, testAdminSK, `{"key_id":"default","below_version":2}`)
+	require.Equal(t, http.StatusOK, code, b)
+	e.srv.Manager().ClearCache()
+	for i := range 3 { // every object was under version 2
+		_, body := e.mustStatus(http.StatusOK, "GET", fmt.Sprintf("/bkt/o%d", i), nil, nil)
+		require.Equal(t, "x", string(body))
+	}
+	_, err = e.srv.Manager().RotateKey(context.Background(), "default")
+	require.NoError(t, err)
+	code, b = destroy(testAdminAK, testAdminSK, `{"key_id":"default","below_version":3}`)
+	require.Equal(t, http.StatusConflict, code, b)
+	require.Contains(t, b, "version 2")
+	for i := range 3 {
+		_, body := e.mustStatus(http.StatusOK, "GET", fmt.Sprintf("/bkt/o%d", i), nil, nil)
+		require.Equal(t, "x", string(body))
+	}
+}

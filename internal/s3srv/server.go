@@ -69,7 +69,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, lock: lock, store: st, now: time.Now}
-	s.m, err = openManager(ctx, cfg.DataDir, cfg.Logger, cfg.MeterProvider, kms.WithKeyReferences(s.inventoryReferences))
+	s.m, err = openManager(ctx, cfg.DataDir, cfg.KMS, cfg.Logger, cfg.MeterProvider, kms.WithKeyReferences(s.inventoryReferences),
+		kms.WithKeyVersionReferences(s.inventoryVersionReferences))
 	if err != nil {
 		return nil, err
 	}

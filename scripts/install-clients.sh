@@ -5,13 +5,13 @@
 # cannot find fails the tests (it is never skipped).
 set -euo pipefail
 
-# The Debian packages install these commands under /usr/bin. aws is checked
-# there explicitly: another aws-cli (pip, pyenv) earlier on PATH is not the
-# one the suite runs.
+# The Debian packages install these commands under /usr/bin, where the suite
+# runs them: another aws-cli (pip, pyenv) earlier on PATH is not the one
+# under test.
 missing=()
 [ -x /usr/bin/aws ] || missing+=(awscli)
-command -v rclone >/dev/null 2>&1 || missing+=(rclone)
-command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
+[ -x /usr/bin/rclone ] || missing+=(rclone)
+[ -x /usr/bin/s3cmd ] || missing+=(s3cmd)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -368,10 +368,7 @@ func TestClientRclone(t *testing.T) {
 		hashChecked(t, r)
 		h.requireRequest(t, r, "GET", "/e2e-rclone?delimiter=", 200)
 		ls := h.ok(t, "rclone", "lsf", "-R", "--files-only", "s3:e2e-rclone/sync")
-		var got []string
-		for _, l := range strings.Split(strings.TrimSpace(ls.stdout), "\n") {
-			got = append(got, l)
-		}
+		got := strings.Split(strings.TrimSpace(ls.stdout), "\n")
 		var wantNames []string
 		for p := range want {
 			wantNames = append(wantNames, p)

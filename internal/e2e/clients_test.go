@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -418,7 +419,7 @@ func TestClientS3cmd(t *testing.T) {
 
 	h.createBucket(t, "e2e-s3cmd")
 	// sync up, change, sync with --delete-removed, list (ListObjects V1),
-	// sync down, delete one object, then the rest (DeleteObjects).
+	// du, sync down, delete one object, then the rest (DeleteObjects).
 	t.Run("sync-ls-del", func(t *testing.T) {
 		local := filepath.Join(t.TempDir(), "up")
 		want := writeTree(t, local, syncTree)
@@ -434,6 +435,14 @@ func TestClientS3cmd(t *testing.T) {
 		require.Contains(t, top.stdout, "DIR  s3://e2e-s3cmd/sync/b/")
 		buckets := h.ok(t, "s3cmd", "ls")
 		require.Contains(t, buckets.stdout, "s3://e2e-s3cmd")
+		du := h.ok(t, "s3cmd", "du", "s3://e2e-s3cmd/sync/")
+		var total int64
+		for p := range want {
+			fi, err := os.Stat(filepath.Join(local, filepath.FromSlash(p)))
+			require.NoError(t, err)
+			total += fi.Size()
+		}
+		require.Contains(t, du.stdout, fmt.Sprintf("%d", total), "s3cmd du")
 		down := t.TempDir()
 		h.ok(t, "s3cmd", "sync", "s3://e2e-s3cmd/sync/", down+"/")
 		require.Equal(t, want, treeSHA256(t, down))

@@ -400,3 +400,8 @@ func writeTree(t testing.TB, dir string, sizes map[string]int) map[string]string
 	}
 	return out
 }
+
+func md5Hex(b []byte) string {
+	sum := md5.Sum(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -70,6 +70,8 @@ type s3EnvOpts struct {
 	dir                 string // reuse a data directory
 	// meterProvider is s3srv.Config.MeterProvider (nil: none).
 	meterProvider metric.MeterProvider
+	// wrap, if set, wraps the server's handler (to record requests).
+	wrap func(http.Handler) http.Handler
 }
 
 // keyRecorder wraps the KMS as sse sees it and remembers every plaintext
@@ -154,7 +156,11 @@ func startS3(t testing.TB, o s3EnvOpts) *s3Env {
 	})
 	require.NoError(t, err)
 	e.srv = srv
-	e.ts = httptest.NewUnstartedServer(srv)
+	var h http.Handler = srv
+	if o.wrap != nil {
+		h = o.wrap(srv)
+	}
+	e.ts = httptest.NewUnstartedServer(h)
 	if o.plainHTTP {
 		e.ts.Start()
 	} else {

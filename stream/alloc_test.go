@@ -70,5 +70,12 @@ func TestAllocsIndependentOfSize(t *testing.T) {
 		require.InDelta(t, d1, d2, slack, "WriteTo decrypt")
 		require.InDelta(t, p1, p2, slack, "pull decrypt")
 		require.Zero(t, a2, "ReadAt")
+		if conc == 1 && !raceEnabled {
+			// The default path: the stream, the AES key schedule, GCM and
+			// one more; HKDF allocates nothing (internal/hkdf256).
+			require.LessOrEqual(t, e1, 5.0, "encrypt allocs per object")
+			require.LessOrEqual(t, d1, 5.0, "decrypt allocs per object")
+			require.LessOrEqual(t, p1, 6.0, "pull decrypt allocs per object")
+		}
 	}
 }

@@ -69,6 +69,12 @@ type decryptReader struct {
 	unread []byte  // authenticated plaintext not yet returned, in seg's buffer
 	err    error   // sticky; io.EOF once the last segment has been returned
 	hdr    [HeaderSize]byte
+
+	// The state of WriteTo from a memory source (reader_mem.go).
+	held    int       // ciphertext of segment src.next collected in seg's buffer
+	w       io.Writer // WriteTo's destination
+	written int64     // bytes written to w
+	wErr    error     // w's error
 }
 
 // Read reads authenticated plaintext into p.
@@ -120,7 +126,9 @@ func (r *decryptReader) endIfLast() {
 }
 
 // WriteTo writes the remaining plaintext to w straight from the reader's
-// buffer; io.Copy uses it.
+// buffer; io.Copy uses it. From a bytes.Reader or bytes.Buffer it opens the
+// segments in the source's memory rather than copying them first (see
+// memOpener).
 func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -130,6 +138,12 @@ func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 			r.unread = nil
 			if err != nil {
 				return total, r.fail(err)
+			}
+		}
+		if r.err == nil && !r.src.eof && r.src.err == nil {
+			if ms, ok := memorySource(r.src.src); ok {
+				n, err := r.writeFromMemory(ms, w)
+				return total + n, err
 			}
 		}
 		if r.err != nil || !r.next() {

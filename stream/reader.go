@@ -58,10 +58,9 @@ func fitsOneSegment(r io.Reader, g geometry) bool {
 
 // decryptReader is the sequential reader. It reads each segment into its
 // one buffer and opens it there, or straight into the caller's slice when
-// that holds the whole segment. Ciphertext is always copied into the
-// buffer first, never opened in the caller's memory: GCM over a segment the
-// copy has just brought into the cache runs about twice as fast, which more
-// than pays for the copy.
+// that holds the whole segment. Read copies the ciphertext into the buffer
+// first; only WriteTo from a source in memory opens it where it lies (see
+// memOpener).
 type decryptReader struct {
 	aead   cipher.AEAD
 	src    segmentSource
@@ -111,6 +110,8 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 	r.unread = r.unread[n:]
 	if len(r.unread) == 0 {
 		r.endIfLast()
+	} else {
+		guard(r, &r.seg.buffer) // wiped even if the reader is dropped here
 	}
 	return n, nil
 }

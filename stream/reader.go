@@ -42,7 +42,12 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	}
 	src := segmentSource{src: r, g: geometry{int64(c.segmentSize)}, prefix: h.prefix, pool: c.pool}
 	if c.concurrency > 1 && !fitsOneSegment(r, src.g) {
-		return newParallelReader(aead, src, c.concurrency), nil
+		if _, ok := memorySource(r); !ok {
+			return newParallelReader(aead, src, c.concurrency), nil
+		}
+		// From memory, WriteTo opens segments in place on n goroutines
+		// (memOpener.openWhole); a Read first starts the parallel reader.
+		dr.conc = c.concurrency
 	}
 	dr.aead, dr.src = aead, src
 	return dr, nil
@@ -69,6 +74,11 @@ type decryptReader struct {
 	err    error   // sticky; io.EOF once the last segment has been returned
 	hdr    [HeaderSize]byte
 
+	// WithConcurrency(conc > 1) from a memory source: WriteTo opens on conc
+	// goroutines, Read through par, the parallel reader it starts.
+	conc int
+	par  *parallelReader
+
 	// The state of WriteTo from a memory source (reader_mem.go).
 	held    int       // ciphertext of segment src.next collected in seg's buffer
 	w       io.Writer // WriteTo's destination
@@ -78,6 +88,16 @@ type decryptReader struct {
 
 // Read reads authenticated plaintext into p.
 func (r *decryptReader) Read(p []byte) (int, error) {
+	if r.conc > 1 {
+		if r.par == nil {
+			if r.err != nil { // WriteTo ran (from memory: to the end or an error)
+				return 0, r.err
+			}
+			r.par = newParallelReader(r.aead, r.src, r.conc)
+			r.src = segmentSource{}
+		}
+		return r.par.Read(p)
+	}
 	for len(r.unread) == 0 {
 		if r.err != nil {
 			return 0, r.err
@@ -131,6 +151,9 @@ func (r *decryptReader) endIfLast() {
 // segments in the source's memory rather than copying them first (see
 // memOpener).
 func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
+	if r.par != nil {
+		return r.par.WriteTo(w)
+	}
 	var total int64
 	for {
 		if len(r.unread) > 0 {

@@ -49,6 +49,12 @@ func (o *memOpener) Write(p []byte) (int, error) {
 			return total - len(p), r.fail(authError("Read", s.next, "too many segments"))
 		}
 		ctLen := int(s.g.ctCap(s.next))
+		if r.conc > 1 && r.held == 0 && s.next > 0 {
+			if m := o.openWhole(p, r.conc); m > 0 || r.err != nil {
+				p = p[m:]
+				continue
+			}
+		}
 		if r.held == 0 && len(p) > ctLen {
 			// A whole segment, not the last: open it where it lies.
 			r.seg.grow(ctLen-tagSize, int(s.g.seg)+1, s.pool)

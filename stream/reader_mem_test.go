@@ -31,19 +31,21 @@ func TestWriteToFromMemory(t *testing.T) {
 				"bytes.Buffer": func() io.Reader { return bytes.NewBuffer(bytes.Clone(ct)) },
 			}
 			for name, src := range srcs {
-				r, err := NewDecryptReader(src(), testKey, testAAD, WithSegmentSize(seg))
-				require.NoError(t, err)
-				head := make([]byte, pre)
-				_, err = io.ReadFull(r, head)
-				require.NoError(t, err)
-				var out bytes.Buffer
-				n, err := r.(io.WriterTo).WriteTo(&out)
-				require.NoError(t, err, "%s size %d pre %d", name, size, pre)
-				require.Equal(t, int64(size-pre), n)
-				require.Equal(t, pt, append(head, out.Bytes()...), "%s size %d pre %d", name, size, pre)
-				m, err := r.Read(make([]byte, 10))
-				require.Zero(t, m)
-				require.ErrorIs(t, err, io.EOF)
+				for _, conc := range []int{1, 2, 3} {
+					r, err := NewDecryptReader(src(), testKey, testAAD, WithSegmentSize(seg), WithConcurrency(conc))
+					require.NoError(t, err)
+					head := make([]byte, pre)
+					_, err = io.ReadFull(r, head)
+					require.NoError(t, err)
+					var out bytes.Buffer
+					n, err := r.(io.WriterTo).WriteTo(&out)
+					require.NoError(t, err, "%s size %d pre %d", name, size, pre)
+					require.Equal(t, int64(size-pre), n)
+					require.Equal(t, pt, append(head, out.Bytes()...), "%s size %d pre %d", name, size, pre)
+					m, err := r.Read(make([]byte, 10))
+					require.Zero(t, m)
+					require.ErrorIs(t, err, io.EOF)
+				}
 			}
 		}
 	}
@@ -58,20 +60,24 @@ func TestWriteToFromMemoryRejects(t *testing.T) {
 	pt := seeded(5, int(g.ptCap(0)+3*g.ptCap(1)+100))
 	ct := encrypt(t, pt, WithSegmentSize(seg))
 	for name, bad := range map[string][]byte{
-		"cut after segment 1": ct[:g.ctStart(2)],
-		"cut after segment 3": ct[:g.ctStart(4)],
-		"appended byte":       append(bytes.Clone(ct), 0),
-		"appended segment":    append(bytes.Clone(ct), ct[g.ctStart(1):g.ctStart(2)]...),
-		"header only":         ct[:HeaderSize],
-		"short final":         ct[:g.ctStart(4)+tagSize-1],
+		"cut after segment 1":   ct[:g.ctStart(2)],
+		"cut after segment 3":   ct[:g.ctStart(4)],
+		"appended byte":         append(bytes.Clone(ct), 0),
+		"appended segment":      append(bytes.Clone(ct), ct[g.ctStart(1):g.ctStart(2)]...),
+		"header only":           ct[:HeaderSize],
+		"short final":           ct[:g.ctStart(4)+tagSize-1],
+		"segment 2 flipped":     flipAt(ct, g.ctStart(2)+10),
+		"segments 1, 2 swapped": join(ct[:g.ctStart(1)], ct[g.ctStart(2):g.ctStart(3)], ct[g.ctStart(1):g.ctStart(2)], ct[g.ctStart(3):]),
 	} {
-		r, err := NewDecryptReader(bytes.NewReader(bad), testKey, testAAD, WithSegmentSize(seg))
-		require.NoError(t, err)
-		var out bytes.Buffer
-		_, err = io.Copy(&out, r)
-		requireAuthErr(t, err, name)
-		require.True(t, bytes.HasPrefix(pt, out.Bytes()), name)
-		require.Less(t, out.Len(), len(pt), name)
+		for _, conc := range []int{1, 2, 3} {
+			r, err := NewDecryptReader(bytes.NewReader(bad), testKey, testAAD, WithSegmentSize(seg), WithConcurrency(conc))
+			require.NoError(t, err)
+			var out bytes.Buffer
+			_, err = io.Copy(&out, r)
+			requireAuthErr(t, err, name)
+			require.True(t, bytes.HasPrefix(pt, out.Bytes()), name)
+			require.Less(t, out.Len(), len(pt), name)
+		}
 	}
 }
 
@@ -79,15 +85,26 @@ func TestWriteToFromMemoryRejects(t *testing.T) {
 // returned and sticky.
 func TestWriteToFromMemoryWriterError(t *testing.T) {
 	const seg = 4096
-	pt := seeded(6, 5*seg)
+	pt := seeded(6, 9*seg)
 	ct := encrypt(t, pt, WithSegmentSize(seg))
-	r, err := NewDecryptReader(bytes.NewReader(ct), testKey, testAAD, WithSegmentSize(seg))
-	require.NoError(t, err)
-	boom := errors.New("boom")
-	_, err = r.(io.WriterTo).WriteTo(failAfter{n: 2, err: boom, calls: new(int)})
-	require.ErrorIs(t, err, boom)
-	_, err = r.Read(make([]byte, 10))
-	require.ErrorIs(t, err, boom)
+	for _, conc := range []int{1, 2} {
+		r, err := NewDecryptReader(bytes.NewReader(ct), testKey, testAAD, WithSegmentSize(seg), WithConcurrency(conc))
+		require.NoError(t, err)
+		boom := errors.New("boom")
+		_, err = r.(io.WriterTo).WriteTo(failAfter{n: 2, err: boom, calls: new(int)})
+		require.ErrorIs(t, err, boom)
+		_, err = r.(io.WriterTo).WriteTo(io.Discard)
+		require.ErrorIs(t, err, boom)
+		_, err = r.Read(make([]byte, 10))
+		require.ErrorIs(t, err, boom)
+	}
+}
+
+// flipAt returns a copy of b with one bit of byte i flipped.
+func flipAt(b []byte, i int64) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 1
+	return c
 }
 
 type failAfter struct {

@@ -44,10 +44,6 @@ func heapPerStream(tb testing.TB, n int, decrypt bool, opts ...Option) float64 {
 	return float64(after.HeapInuse-before.HeapInuse) / float64(n)
 }
 
-// BenchmarkHeapPerStream reports heap in use per concurrent 4 KiB stream
-// (B/stream), 1,000 streams at a time, on the default path.
-//
-//	go test -run '^$' -bench HeapPerStream ./stream
 // settle collects garbage until the heap in use stops shrinking: buffers
 // of streams dropped unfinished (an earlier run's) stay reachable from their
 // wiping cleanup until it has run, one cycle later.
@@ -65,6 +61,10 @@ func settle() {
 	}
 }
 
+// BenchmarkHeapPerStream reports heap in use per concurrent 4 KiB stream
+// (B/stream), 1,000 streams at a time, on the default path.
+//
+//	go test -run '^$' -bench HeapPerStream ./stream
 func BenchmarkHeapPerStream(b *testing.B) {
 	for _, dir := range []struct {
 		name    string

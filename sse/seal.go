@@ -15,11 +15,11 @@ package sse
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+
+	"github.com/envkms/kms/internal/hkdf256"
 )
 
 const (
@@ -47,12 +47,11 @@ func bindingLabel(label, kind, bucket, object string) []byte {
 
 func sealAEAD(kek, salt []byte, kind, bucket, object string) (cipher.AEAD, error) {
 	info := bindingLabel("envkms/sse/v1/seal-key", kind, bucket, object)
-	k, err := hkdf.Key(sha256.New, kek, salt, string(info), 32)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(k)
-	block, err := aes.NewCipher(k)
+	// hkdf256 is crypto/hkdf.Key(sha256.New, kek, salt, info, 32) without
+	// its 16 allocations (the most of a 4 KiB PUT's; TestSealKeyMatchesHKDF).
+	k := hkdf256.Key(kek, salt, info)
+	defer clear(k[:])
+	block, err := aes.NewCipher(k[:])
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"math/bits"
+	"runtime"
 	"sync"
 )
 
@@ -163,7 +164,27 @@ type buffer struct {
 	used   int     // buf[used:] has not been written
 	secret int     // buf[secret:] holds no plaintext
 	user   bool    // pooled is from the caller's BufferPool
+
+	wipe    runtime.Cleanup // wipes pooled if the owning stream is dropped; see guard
+	guarded bool            // wipe is registered
 }
+
+// guard makes sure the plaintext b holds is wiped even if owner, the stream
+// b belongs to, is dropped without being finished (a writer never closed, a
+// reader not read to the end): it registers a cleanup that clears b's
+// backing array once owner is garbage. Streams call it when they return to
+// their caller with plaintext in b. release, which runs while the stream is
+// alive, cancels it before the array goes to another stream.
+func guard[T any](owner *T, b *buffer) {
+	if b.guarded || b.pooled == nil || b.secret == 0 {
+		return
+	}
+	b.wipe = runtime.AddCleanup(owner, wipeDropped, b.pooled)
+	b.guarded = true
+}
+
+// wipeDropped is the cleanup of guard.
+func wipeDropped(b *[]byte) { clear(*b) }
 
 // touch records that buf[:n] may have been written (with ciphertext).
 func (b *buffer) touch(n int) { b.used = max(b.used, n) }
@@ -213,6 +234,10 @@ func (b *buffer) giveBack(pool *BufferPool) {
 func (b *buffer) release(pool *BufferPool) {
 	if b.pooled == nil {
 		return
+	}
+	if b.guarded {
+		b.wipe.Stop()
+		b.guarded = false
 	}
 	clear((*b.pooled)[:b.secret])
 	b.used, b.secret = 0, 0

@@ -57,21 +57,25 @@
 //
 // # Performance
 //
-// A stream costs about four allocations whatever its size, and nothing per
+// A stream costs four to six allocations whatever its size, and nothing per
 // segment. Its segment buffer comes from an internal pool of size classes
 // and grows with the object, up to one segment: a 4 KiB object holds a 5 KiB
 // buffer, not a 1 MiB segment. A stream wipes whatever plaintext its buffer
 // held before giving it back, when it is closed or read to its end, so a
-// recycled buffer never holds plaintext of another stream; no option is
+// recycled buffer never holds plaintext of another stream; a stream dropped
+// unfinished has it wiped when it is garbage collected. No option is
 // needed for any of this (WithBufferPool only keeps a set of streams'
 // buffers apart, in whole segments). Writes of
 // whole segments are sealed straight from the caller's slice, reads of a
 // whole segment or more are opened straight into it, and io.Copy (WriteTo)
-// writes plaintext from the reader's buffer. Ciphertext is always copied
-// into a reader buffer before it is opened: GCM runs about twice as fast on
-// a segment the copy has just brought into the cache. WithConcurrency(n)
+// writes plaintext from the reader's buffer. Read copies ciphertext into a
+// reader buffer before opening it; WriteTo from a bytes.Reader or
+// bytes.Buffer opens whole segments where they lie, so the ciphertext is
+// read once. WithConcurrency(n)
 // seals on n workers fed by the writer, and opens on n workers that take
 // turns reading the next segment into their own buffers, so each segment is
-// read and opened on the same core; output order is preserved. A ReaderAt
-// reads and opens one segment per touched segment and caches the last one.
+// read and opened on the same core (from a bytes.Reader or bytes.Buffer,
+// WriteTo has n goroutines open every n-th segment in place); output order
+// is preserved. A ReaderAt reads and opens one segment per touched segment
+// and caches the last one, which Close wipes.
 package stream

@@ -25,8 +25,9 @@ var (
 	// format's 32-bit segment counter allows (2^32-1).
 	ErrTooLarge = errors.New("stream too large for the segment counter")
 
-	// ErrClosed reports a Write after Close.
-	ErrClosed = errors.New("writer closed")
+	// ErrClosed reports a Write to a writer, or a ReadAt on a ReaderAt,
+	// after Close.
+	ErrClosed = errors.New("closed")
 )
 
 // Error is the package's typed error. Err is one of the sentinels or an I/O

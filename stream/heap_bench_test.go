@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +20,7 @@ func heapPerStream(tb testing.TB, n int, decrypt bool, opts ...Option) float64 {
 	ct := encrypt(tb, pt)
 	held := make([]any, n)
 	var before, after runtime.MemStats
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&before)
 	one := make([]byte, 100)
 	for i := range held {
@@ -37,10 +38,27 @@ func heapPerStream(tb testing.TB, n int, decrypt bool, opts ...Option) float64 {
 			held[i] = w
 		}
 	}
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(held)
 	return float64(after.HeapInuse-before.HeapInuse) / float64(n)
+}
+
+// settle collects garbage until the heap in use stops shrinking: buffers
+// of streams dropped unfinished (an earlier run's) stay reachable from their
+// wiping cleanup until it has run, one cycle later.
+func settle() {
+	var m runtime.MemStats
+	last := ^uint64(0)
+	for range 10 {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // let queued cleanups run
+		runtime.ReadMemStats(&m)
+		if m.HeapInuse >= last {
+			return
+		}
+		last = m.HeapInuse
+	}
 }
 
 // BenchmarkHeapPerStream reports heap in use per concurrent 4 KiB stream

@@ -42,7 +42,12 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	}
 	src := segmentSource{src: r, g: geometry{int64(c.segmentSize)}, prefix: h.prefix, pool: c.pool}
 	if c.concurrency > 1 && !fitsOneSegment(r, src.g) {
-		return newParallelReader(aead, src, c.concurrency), nil
+		if _, ok := memorySource(r); !ok {
+			return newParallelReader(aead, src, c.concurrency), nil
+		}
+		// From memory, WriteTo opens segments in place on n goroutines
+		// (memOpener.openWhole); a Read first starts the parallel reader.
+		dr.conc = c.concurrency
 	}
 	dr.aead, dr.src = aead, src
 	return dr, nil
@@ -58,10 +63,9 @@ func fitsOneSegment(r io.Reader, g geometry) bool {
 
 // decryptReader is the sequential reader. It reads each segment into its
 // one buffer and opens it there, or straight into the caller's slice when
-// that holds the whole segment. Ciphertext is always copied into the
-// buffer first, never opened in the caller's memory: GCM over a segment the
-// copy has just brought into the cache runs about twice as fast, which more
-// than pays for the copy.
+// that holds the whole segment. Read copies the ciphertext into the buffer
+// first; only WriteTo from a source in memory opens it where it lies (see
+// memOpener).
 type decryptReader struct {
 	aead   cipher.AEAD
 	src    segmentSource
@@ -69,10 +73,31 @@ type decryptReader struct {
 	unread []byte  // authenticated plaintext not yet returned, in seg's buffer
 	err    error   // sticky; io.EOF once the last segment has been returned
 	hdr    [HeaderSize]byte
+
+	// WithConcurrency(conc > 1) from a memory source: WriteTo opens on conc
+	// goroutines, Read through par, the parallel reader it starts.
+	conc int
+	par  *parallelReader
+
+	// The state of WriteTo from a memory source (reader_mem.go).
+	held    int       // ciphertext of segment src.next collected in seg's buffer
+	w       io.Writer // WriteTo's destination
+	written int64     // bytes written to w
+	wErr    error     // w's error
 }
 
 // Read reads authenticated plaintext into p.
 func (r *decryptReader) Read(p []byte) (int, error) {
+	if r.conc > 1 {
+		if r.par == nil {
+			if r.err != nil { // WriteTo ran (from memory: to the end or an error)
+				return 0, r.err
+			}
+			r.par = newParallelReader(r.aead, r.src, r.conc)
+			r.src = segmentSource{}
+		}
+		return r.par.Read(p)
+	}
 	for len(r.unread) == 0 {
 		if r.err != nil {
 			return 0, r.err
@@ -105,6 +130,8 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 	r.unread = r.unread[n:]
 	if len(r.unread) == 0 {
 		r.endIfLast()
+	} else {
+		guard(r, &r.seg.buffer) // wiped even if the reader is dropped here
 	}
 	return n, nil
 }
@@ -120,8 +147,13 @@ func (r *decryptReader) endIfLast() {
 }
 
 // WriteTo writes the remaining plaintext to w straight from the reader's
-// buffer; io.Copy uses it.
+// buffer; io.Copy uses it. From a bytes.Reader or bytes.Buffer it opens the
+// segments in the source's memory rather than copying them first (see
+// memOpener).
 func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
+	if r.par != nil {
+		return r.par.WriteTo(w)
+	}
 	var total int64
 	for {
 		if len(r.unread) > 0 {
@@ -130,6 +162,12 @@ func (r *decryptReader) WriteTo(w io.Writer) (int64, error) {
 			r.unread = nil
 			if err != nil {
 				return total, r.fail(err)
+			}
+		}
+		if r.err == nil && !r.src.eof && r.src.err == nil {
+			if ms, ok := memorySource(r.src.src); ok {
+				n, err := r.writeFromMemory(ms, w)
+				return total + n, err
 			}
 		}
 		if r.err != nil || !r.next() {

@@ -3,6 +3,7 @@ package stream
 import (
 	"crypto/cipher"
 	"io"
+	"runtime"
 	"sync"
 )
 
@@ -10,7 +11,9 @@ import (
 // It authenticates the final segment when it is created, so Size is
 // authenticated and a truncated stream is rejected up front. ReadAt opens
 // only the segments a range touches, keeps the last segment it decrypted for
-// the next call, and is safe for concurrent use.
+// the next call, and is safe for concurrent use. Close wipes that plaintext;
+// a ReaderAt dropped without Close has it wiped when it is garbage
+// collected.
 type ReaderAt struct {
 	src    io.ReaderAt
 	aead   cipher.AEAD
@@ -19,11 +22,28 @@ type ReaderAt struct {
 	ctSize int64
 	size   int64 // plaintext size
 	nseg   int64
-	bufs   sync.Pool // *segBuf of one ciphertext segment
+	bufs   sync.Pool // *segBuf of one ciphertext segment, holding no plaintext
+	c      *segCache // its own allocation, for the cleanup of a dropped ReaderAt
+}
 
-	mu       sync.Mutex
-	cache    *segBuf // plaintext of segment cacheIdx
-	cacheIdx int64
+// segCache is a ReaderAt's cached plaintext segment.
+type segCache struct {
+	mu     sync.Mutex
+	sb     *segBuf // plaintext of segment idx
+	idx    int64
+	closed bool
+}
+
+// wipe clears the cached plaintext and drops it. It is Close, and the
+// cleanup of a ReaderAt that was never closed.
+func (c *segCache) wipe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sb != nil {
+		clear(c.sb.pt)
+		c.sb = nil
+	}
+	c.closed = true
 }
 
 type segBuf struct {
@@ -74,12 +94,20 @@ func NewDecryptReaderAt(r io.ReaderAt, ciphertextSize int64, key, aad []byte, op
 	if err := ra.open(op, sb, nseg-1); err != nil {
 		return nil, err
 	}
-	ra.cache, ra.cacheIdx = sb, nseg-1
+	ra.c = &segCache{sb: sb, idx: nseg - 1}
+	runtime.AddCleanup(ra, (*segCache).wipe, ra.c)
 	return ra, nil
 }
 
 // Size returns the plaintext size, authenticated by the final segment.
 func (r *ReaderAt) Size() int64 { return r.size }
+
+// Close wipes the plaintext segment the ReaderAt keeps; ReadAt fails with
+// ErrClosed afterwards. It does not close the source and always returns nil.
+func (r *ReaderAt) Close() error {
+	r.c.wipe()
+	return nil
+}
 
 // ReadAt reads len(p) plaintext bytes at offset off, with io.ReaderAt
 // semantics: n < len(p) only with an error, io.EOF at the end of the
@@ -88,6 +116,9 @@ func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	const op = "ReadAt"
 	if off < 0 {
 		return 0, &Error{Op: op, Segment: -1, Reason: "negative offset", Err: ErrInvalidArgument}
+	}
+	if r.isClosed() {
+		return 0, &Error{Op: op, Segment: -1, Err: ErrClosed}
 	}
 	if off >= r.size {
 		return 0, io.EOF
@@ -132,32 +163,44 @@ func (r *ReaderAt) ptLen(i int64) int64 {
 // right after NewDecryptReaderAt: a small object is then read without
 // opening its one segment a second time).
 func (r *ReaderAt) cached(i int64) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cache != nil && r.cacheIdx == i
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return r.c.sb != nil && r.c.idx == i
+}
+
+func (r *ReaderAt) isClosed() bool {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return r.c.closed
 }
 
 // copySegment copies plaintext of segment i from offset within into dst,
-// from the cache or by opening the segment and caching it.
+// from the cache or by opening the segment and caching it. The segment it
+// replaces in the cache is wiped before its buffer is reused.
 func (r *ReaderAt) copySegment(dst []byte, i, within int64) error {
-	r.mu.Lock()
-	if r.cache != nil && r.cacheIdx == i {
-		copy(dst, r.cache.pt[within:])
-		r.mu.Unlock()
+	c := r.c
+	c.mu.Lock()
+	if c.sb != nil && c.idx == i {
+		copy(dst, c.sb.pt[within:])
+		c.mu.Unlock()
 		return nil
 	}
-	r.mu.Unlock()
+	c.mu.Unlock()
 	sb := r.getBuf(r.ctLen(i))
 	if err := r.open("ReadAt", sb, i); err != nil {
-		r.bufs.Put(sb)
+		r.bufs.Put(sb) // a failed Open wiped what it wrote
 		return err
 	}
 	copy(dst, sb.pt[within:])
-	r.mu.Lock()
-	old := r.cache
-	r.cache, r.cacheIdx = sb, i
-	r.mu.Unlock()
+	c.mu.Lock()
+	old := sb
+	if !c.closed {
+		old, c.sb, c.idx = c.sb, sb, i
+	}
+	c.mu.Unlock()
 	if old != nil {
+		clear(old.pt)
+		old.pt = nil
 		r.bufs.Put(old)
 	}
 	return nil

@@ -135,9 +135,9 @@ func TestCiphertextRange(t *testing.T) {
 		ra, err := NewDecryptReaderAt(rec, int64(len(ct)), testKey, testAAD, WithSegmentSize(seg))
 		require.NoError(t, err)
 		// Evict the cached final segment so ReadAt has to read.
-		ra.mu.Lock()
-		ra.cache = nil
-		ra.mu.Unlock()
+		ra.c.mu.Lock()
+		ra.c.sb = nil
+		ra.c.mu.Unlock()
 		rec.reads = nil
 		checkRange(t, ra, pt, off, int(n))
 		for _, r := range rec.reads {

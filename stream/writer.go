@@ -99,6 +99,9 @@ func (w *encryptWriter) Write(p []byte) (int, error) {
 			return total, err
 		}
 	}
+	if w.fill != nil {
+		guard(w, &w.fill.buffer) // wiped even if the writer is never closed
+	}
 	return total, nil
 }
 

@@ -144,14 +144,9 @@ var _ backend.RotationPolicySetter = (*Backend)(nil)
 // deletion (or being purged) yields backend.ErrKeyPendingDeletion.
 func (b *Backend) SetRotationPeriod(ctx context.Context, keyID string, period time.Duration) (backend.KeyMetadata, error) {
 	return callKey(ctx, b, "SetRotationPeriod", keyID, backend.ValidateRotationPeriod(period), func(ctx context.Context) (backend.KeyMetadata, error) {
-		rec, _, err := b.readRecord(ctx, keyID)
-		switch {
-		case err != nil:
+		rec, err := b.readLiveRecord(ctx, keyID)
+		if err != nil {
 			return backend.KeyMetadata{}, err
-		case rec == nil:
-			return backend.KeyMetadata{}, backend.ErrKeyNotFound
-		case rec.publicState() == backend.KeyStatePendingDeletion:
-			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
 		}
 		if _, err := b.readTransitKey(ctx, keyID); err != nil {
 			if errors.Is(err, backend.ErrKeyNotFound) {
@@ -460,14 +455,11 @@ func (b *Backend) CancelKeyDeletion(ctx context.Context, keyID string) (backend.
 // blobs under older versions keep decrypting. The key must be Enabled.
 func (b *Backend) RotateKey(ctx context.Context, keyID string) (backend.KeyMetadata, error) {
 	return callKey(ctx, b, "RotateKey", keyID, nil, func(ctx context.Context) (backend.KeyMetadata, error) {
-		rec, _, err := b.readRecord(ctx, keyID)
-		switch {
-		case err != nil:
+		rec, err := b.readLiveRecord(ctx, keyID)
+		if err != nil {
 			return backend.KeyMetadata{}, err
-		case rec == nil:
-			return backend.KeyMetadata{}, backend.ErrKeyNotFound
-		case rec.publicState() == backend.KeyStatePendingDeletion:
-			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
+		}
+		switch {
 		case rec.State == string(backend.KeyStateDisabled):
 			return backend.KeyMetadata{}, backend.ErrKeyDisabled
 		}

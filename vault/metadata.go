@@ -109,6 +109,22 @@ func (b *Backend) kvMetadataPath(keyID string) string {
 // readRecord reads keyID's record and the KV version to use for
 // check-and-set. rec is nil when there is none (never written, or its latest
 // version deleted); version is then still the one a create must name.
+// readLiveRecord reads keyID's record for an operation on a live key:
+// backend.ErrKeyNotFound without one, backend.ErrKeyPendingDeletion for a
+// key pending deletion (or being purged).
+func (b *Backend) readLiveRecord(ctx context.Context, keyID string) (*record, error) {
+	rec, _, err := b.readRecord(ctx, keyID)
+	switch {
+	case err != nil:
+		return nil, err
+	case rec == nil:
+		return nil, backend.ErrKeyNotFound
+	case rec.publicState() == backend.KeyStatePendingDeletion:
+		return nil, backend.ErrKeyPendingDeletion
+	}
+	return rec, nil
+}
+
 func (b *Backend) readRecord(ctx context.Context, keyID string) (rec *record, version int, err error) {
 	s, err := b.read(ctx, b.kvDataPath(keyID))
 	if err != nil {

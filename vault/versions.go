@@ -26,14 +26,9 @@ var _ backend.KeyVersionDestroyer = (*Backend)(nil)
 // server first (kms.WithKeyVersionReferences).
 func (b *Backend) DestroyKeyVersions(ctx context.Context, keyID string, below int) (backend.KeyMetadata, error) {
 	return callKey(ctx, b, "DestroyKeyVersions", keyID, nil, func(ctx context.Context) (backend.KeyMetadata, error) {
-		rec, _, err := b.readRecord(ctx, keyID)
-		switch {
-		case err != nil:
+		rec, err := b.readLiveRecord(ctx, keyID)
+		if err != nil {
 			return backend.KeyMetadata{}, err
-		case rec == nil:
-			return backend.KeyMetadata{}, backend.ErrKeyNotFound
-		case rec.publicState() == backend.KeyStatePendingDeletion:
-			return backend.KeyMetadata{}, backend.ErrKeyPendingDeletion
 		}
 		tk, err := b.readTransitKey(ctx, keyID)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -82,21 +83,11 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 		}
 	}
 
-	om, f, err := s.store.openObject(srcBucket, srcKey)
+	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := s.checkEncrypted(srcBucket, srcKey, om.SSE); err != nil {
-		return err
-	}
-	srcETag, err := s.objectETag(r.Context(), srcBucket, srcKey, om)
-	if err != nil {
-		return err
-	}
-	if err := checkCopySourceConditions(r.Header, srcETag, om.LastModified); err != nil {
-		return err
-	}
 	tags, terr := copyTags(r.Header, om.Tags)
 	if terr != nil {
 		return terr
@@ -272,21 +263,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, 
 	if err := s.checkEncrypted(bucket, key, um.SSE); err != nil {
 		return err
 	}
-	om, f, err := s.store.openObject(srcBucket, srcKey)
+	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := s.checkEncrypted(srcBucket, srcKey, om.SSE); err != nil {
-		return err
-	}
-	srcETag, err := s.objectETag(r.Context(), srcBucket, srcKey, om)
-	if err != nil {
-		return err
-	}
-	if err := checkCopySourceConditions(r.Header, srcETag, om.LastModified); err != nil {
-		return err
-	}
 	rng, partial, rerr := parseCopySourceRange(r.Header.Get("X-Amz-Copy-Source-Range"), om.Size)
 	if rerr != nil {
 		return rerr
@@ -327,4 +308,26 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, 
 	}
 	setSSEHeaders(w, sse.OperationHeaders(sse.OpUploadPartCopy, um.SSE, ckey))
 	return s.writeXML(w, copyPartResult{Xmlns: s3NS, LastModified: xmlTime(now), ETag: quoteETag(etag)})
+}
+
+// openCopySourceObject opens the source of a CopyObject or UploadPartCopy
+// and evaluates its x-amz-copy-source-if-* conditions. The caller closes
+// the file.
+func (s *Server) openCopySourceObject(r *http.Request, bucket, key string) (objectMeta, *os.File, error) {
+	om, f, err := s.store.openObject(bucket, key)
+	if err != nil {
+		return objectMeta{}, nil, err
+	}
+	err = s.checkEncrypted(bucket, key, om.SSE)
+	if err == nil {
+		var etag string
+		if etag, err = s.objectETag(r.Context(), bucket, key, om); err == nil {
+			err = checkCopySourceConditions(r.Header, etag, om.LastModified)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return objectMeta{}, nil, err
+	}
+	return om, f, nil
 }

@@ -107,6 +107,10 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 }
 
 // WriteTo writes the rest of the range to w, a batch of segments at a time.
+// With WithConcurrency(k), k > 1, a batch is k segments decrypted in
+// parallel, and the next batch is decrypted while the current one is being
+// written: a server's GET keeps both decrypting and sending busy instead of
+// alternating between them.
 func (rr *rangeReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	if len(rr.pending) > 0 {
@@ -121,48 +125,36 @@ func (rr *rangeReader) WriteTo(w io.Writer) (int64, error) {
 		return total, rr.err
 	}
 	k := max(rr.r.concurrency, 1)
-	type chunk struct {
-		pos int64
-		buf []byte
-		got int
-		err error
-	}
-	chunks := make([]chunk, 0, k)
-	bufs := make([][]byte, k)
-	for rr.err == nil && rr.pos < rr.end {
-		chunks = chunks[:0]
-		for pos := rr.pos; len(chunks) < k && pos < rr.end; {
+	var batches [2]rangeBatch
+	cur, next := &batches[0], &batches[1]
+	// plan sets b's chunks from pos and returns the position after them.
+	plan := func(b *rangeBatch, pos int64) (int64, error) {
+		b.chunks = b.chunks[:0]
+		if len(b.bufs) < k {
+			b.bufs = make([][]byte, k)
+		}
+		for len(b.chunks) < k && pos < rr.end {
 			c, err := rr.chunkAt(pos)
 			if err != nil {
-				rr.err = err
-				return total, err
+				return pos, err
 			}
-			i := len(chunks)
-			if int64(cap(bufs[i])) < c {
-				bufs[i] = make([]byte, c)
+			i := len(b.chunks)
+			if int64(cap(b.bufs[i])) < c {
+				b.bufs[i] = make([]byte, c)
 			}
-			chunks = append(chunks, chunk{pos: pos, buf: bufs[i][:c]})
+			b.chunks = append(b.chunks, rangeChunk{pos: pos, buf: b.bufs[i][:c]})
 			pos += c
 		}
-		if len(chunks) == 1 {
-			chunks[0].got, chunks[0].err = rr.readChunk(chunks[0].buf, chunks[0].pos)
-		} else {
-			var wg sync.WaitGroup
-			for i := range chunks {
-				wg.Go(func() {
-					c := &chunks[i]
-					c.got, c.err = rr.readChunk(c.buf, c.pos)
-				})
-			}
-			wg.Wait()
-		}
-		for _, c := range chunks {
+		return pos, nil
+	}
+	write := func(b *rangeBatch) error {
+		for _, c := range b.chunks {
 			if c.got > 0 {
 				n, err := w.Write(c.buf[:c.got])
 				total += int64(n)
 				rr.pos += int64(n)
 				if err != nil {
-					return total, err
+					return err
 				}
 			}
 			if c.err != nil {
@@ -170,6 +162,86 @@ func (rr *rangeReader) WriteTo(w io.Writer) (int64, error) {
 				break
 			}
 		}
+		return nil
 	}
-	return total, rr.err
+	if k == 1 {
+		// One buffer, read then written.
+		for rr.err == nil && rr.pos < rr.end {
+			if _, err := plan(cur, rr.pos); err != nil {
+				rr.err = err
+				break
+			}
+			cur.run(rr, false)
+			if err := write(cur); err != nil {
+				return total, err
+			}
+		}
+		return total, rr.err
+	}
+	pos, err := plan(cur, rr.pos)
+	if err != nil {
+		rr.err = err
+		return total, err
+	}
+	cur.run(rr, len(cur.chunks) > 1 || pos < rr.end) // inline if nothing to overlap with
+	for {
+		cur.wg.Wait()
+		started := false
+		if !cur.failed() && pos < rr.end {
+			var perr error
+			if pos, perr = plan(next, pos); perr != nil {
+				rr.err = perr
+			} else {
+				next.run(rr, true)
+				started = true
+			}
+		}
+		if err := write(cur); err != nil {
+			next.wg.Wait() // the batch in flight must let go of its buffers
+			return total, err
+		}
+		if !started || rr.err != nil {
+			next.wg.Wait()
+			return total, rr.err
+		}
+		cur, next = next, cur
+	}
+}
+
+// rangeChunk is one segment (or raw chunk) of a rangeBatch.
+type rangeChunk struct {
+	pos int64
+	buf []byte
+	got int
+	err error
+}
+
+// rangeBatch is the segments WriteTo decrypts together, and their buffers.
+type rangeBatch struct {
+	chunks []rangeChunk
+	bufs   [][]byte
+	wg     sync.WaitGroup
+}
+
+// run reads the batch's chunks: each on its own goroutine if parallel (the
+// caller waits on wg), else inline.
+func (b *rangeBatch) run(rr *rangeReader, parallel bool) {
+	for i := range b.chunks {
+		c := &b.chunks[i]
+		if !parallel {
+			c.got, c.err = rr.readChunk(c.buf, c.pos)
+			continue
+		}
+		b.wg.Go(func() { c.got, c.err = rr.readChunk(c.buf, c.pos) })
+	}
+}
+
+// failed reports whether a chunk of the batch failed.
+func (b *rangeBatch) failed() bool {
+	for _, c := range b.chunks {
+		if c.err != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -176,11 +176,8 @@ func (e *Encryptor) ETag(ctx context.Context, bucket, object string, meta map[st
 	if m == nil {
 		return "", errInvalidRequest(ErrNotEncrypted, msgNotEncrypted)
 	}
-	if m.etag != "" {
-		return m.etag, nil
-	}
-	if m.sealedMD5 == nil {
-		return legacyETag(m), nil
+	if m.etag != "" || m.sealedMD5 == nil {
+		return m.etagWith(nil, bucket, object)
 	}
 	// SSE-S3 (m.etag is set for the other kinds): open the sealed MD5.
 	oek, err := e.openKey(ctx, bucket, object, m, nil, msgEncryptedObject)
@@ -188,6 +185,18 @@ func (e *Encryptor) ETag(ctx context.Context, bucket, object string, meta map[st
 		return "", err
 	}
 	defer clear(oek)
+	return m.etagWith(oek, bucket, object)
+}
+
+// etagWith returns m's ETag (see Encryptor.ETag); oek, the opened object
+// key, is needed only to open a sealed MD5.
+func (m *objectMeta) etagWith(oek []byte, bucket, object string) (string, error) {
+	if m.etag != "" {
+		return m.etag, nil
+	}
+	if m.sealedMD5 == nil {
+		return legacyETag(m), nil
+	}
 	keys, err := newETagKeys(oek, bucket, object)
 	if err != nil {
 		return "", errTampered(err)

@@ -77,11 +77,13 @@ func TestETagSingle(t *testing.T) {
 					require.Equal(t, md5Hex(data), etag)
 					_, err := e.ETag(ctx, "b", "o", meta)
 					require.ErrorIs(t, err, ErrNotEncrypted)
+					require.Empty(t, readerETag(t, e, "b", "o", meta, nil, stored))
 					return
 				}
 				stored2, err := e.ETag(ctx, "b", "o", meta)
 				require.NoError(t, err)
 				require.Equal(t, etag, stored2, "writer and metadata agree")
+				require.Equal(t, etag, readerETag(t, e, "b", "o", meta, customerKeyFor(req), stored), "reader and metadata agree")
 				require.True(t, validETag(etag), etag)
 				requireNoMD5(t, meta, data)
 				if req.Kind == KindS3 {
@@ -326,6 +328,7 @@ func TestETagLegacy(t *testing.T) {
 	b, err := e.ETag(ctx, "b", "o", old)
 	require.NoError(t, err)
 	require.Equal(t, a, b)
+	require.Equal(t, a, readerETag(t, e, "b", "o", old, nil, stored))
 	require.True(t, validETag(a))
 	require.NotEqual(t, md5Hex(data), a)
 

@@ -82,6 +82,17 @@ func get(e *Encryptor, bucket, object string, meta map[string]string, key *Custo
 	return append([]byte{}, out.Bytes()...), err
 }
 
+// readerETag is the ETag DecryptObject's reader answers for the object.
+func readerETag(t testing.TB, e *Encryptor, bucket, object string, meta map[string]string, key *CustomerKey, stored []byte) string {
+	t.Helper()
+	r, err := e.DecryptObject(context.Background(), bucket, object, meta, key, bytes.NewReader(stored), int64(len(stored)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return r.ETag()
+}
+
 // requireSSEError checks err is an *Error with the code, status and sentinel.
 func requireSSEError(t testing.TB, err error, code string, status int, sentinel error) {
 	t.Helper()

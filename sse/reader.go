@@ -27,6 +27,7 @@ type ObjectReader struct {
 	concurrency    int
 	parts          []*objectPart
 	hdr            http.Header
+	etag           string
 
 	mu     sync.Mutex
 	oek    *[oekSize]byte // for parts opened lazily; nil once all are open or closed (a pointer, so %v of r prints no key)
@@ -68,6 +69,10 @@ func (e *Encryptor) DecryptObject(ctx context.Context, bucket, object string, me
 	}
 	oek, err := e.openKey(ctx, bucket, object, m, key, msgEncryptedObject)
 	if err != nil {
+		return nil, err
+	}
+	if r.etag, err = m.etagWith(oek, bucket, object); err != nil {
+		clear(oek)
 		return nil, err
 	}
 	r.seg = m.segmentSize
@@ -140,6 +145,12 @@ func (r *ObjectReader) stream(p *objectPart) (io.ReaderAt, error) {
 
 // Size returns the plaintext size.
 func (r *ObjectReader) Size() int64 { return r.size }
+
+// ETag returns the ETag to answer for the object, as Encryptor.ETag does,
+// from the object key DecryptObject has already opened (so a GET opens it
+// once); "" for an object without encryption metadata, whose ETag the
+// server keeps itself.
+func (r *ObjectReader) ETag() string { return r.etag }
 
 // Header returns the SSE response headers for GET (a fresh copy).
 func (r *ObjectReader) Header() http.Header { return r.hdr.Clone() }

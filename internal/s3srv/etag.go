@@ -24,6 +24,17 @@ func (s *Server) objectETag(ctx context.Context, bucket, key string, om objectMe
 	return s.enc.ETag(ctx, bucket, key, om.SSE)
 }
 
+// openedObjectETag is objectETag for an object a GET has opened (obj; nil
+// for HEAD or an unencrypted server): an encrypted object's ETag then comes
+// from the reader, which already holds the object key, so the key is opened
+// once per GET, not twice.
+func (s *Server) openedObjectETag(ctx context.Context, bucket, key string, om objectMeta, obj *sse.ObjectReader) (string, error) {
+	if obj == nil || om.ETag != "" || !hasSSEEntries(om.SSE) {
+		return s.objectETag(ctx, bucket, key, om)
+	}
+	return obj.ETag(), nil
+}
+
 // partETag is objectETag for an uploaded part (ListParts, and matching the
 // part list of CompleteMultipartUpload).
 func (s *Server) partETag(ctx context.Context, bucket, key string, pm partMeta) (string, error) {

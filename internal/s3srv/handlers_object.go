@@ -205,7 +205,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	}
 	// Preconditions are evaluated once the request may read the object
 	// (an SSE-C object needs its key first, as in S3).
-	etag, err := s.objectETag(r.Context(), bucket, key, om)
+	etag, err := s.openedObjectETag(r.Context(), bucket, key, om, obj)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,8 @@ import (
 	"time"
 )
 
-// On-disk layout under the data directory:
+// On-disk layout under the data directory (specified in FORMAT.md, pinned by
+// testdata/datadir-v1):
 //
 //	DIR/s3server.lock                   held (flock) by the running server; names its pid
 //	DIR/.kms/master.key                 local-backend master secret (0600; example only)

@@ -88,37 +88,11 @@ func TestBackupVectors(t *testing.T) {
 	}
 
 	// The reference decoder, from BACKUP_FORMAT.md alone.
-	var outer map[string]any
-	require.NoError(t, json.Unmarshal(bundle, &outer))
-	require.Equal(t, "envkms-local-backup", outer["format"])
-	require.Equal(t, float64(1), outer["format_version"])
-	kdf := outer["kdf"].(map[string]any)
-	b64 := func(s any) []byte {
-		out, err := base64.StdEncoding.DecodeString(s.(string))
-		require.NoError(t, err)
-		return out
-	}
-	root := argon2.IDKey([]byte(v.BackupSecret), b64(kdf["salt"]), uint32(kdf["time"].(float64)), uint32(kdf["memory_kib"].(float64)), uint8(kdf["threads"].(float64)), 32)
-	key, err := hkdf.Key(sha256.New, root, nil, "envkms/local/backup/v1/bundle-key", 32)
-	require.NoError(t, err)
+	outer, root, pt := bvOpen(t, v, bundle, 1)
 	check, err := hkdf.Key(sha256.New, root, nil, "envkms/local/backup/v1/check", 16)
 	require.NoError(t, err)
-	require.Equal(t, v.BundleKey, hex.EncodeToString(key))
 	require.Equal(t, v.Check, hex.EncodeToString(check))
-	require.Equal(t, check, b64(outer["check"]))
-	var compact bytes.Buffer
-	require.NoError(t, json.Compact(&compact, bundle))
-	c := compact.Bytes()
-	cut := bytes.LastIndex(c, []byte(`,"ciphertext":`))
-	require.Positive(t, cut)
-	aad := append([]byte("envkms/local/backup/v1/bundle\x00"), c[:cut]...)
-	aad = append(aad, '}')
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	gcm, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	pt, err := gcm.Open(nil, b64(outer["nonce"]), b64(outer["ciphertext"]), aad)
-	require.NoError(t, err)
+	require.Equal(t, check, bvB64(t, outer["check"]))
 	var payload struct {
 		Format     string `json:"format"`
 		Protection string `json:"protection"`
@@ -146,6 +120,45 @@ func TestBackupVectors(t *testing.T) {
 		sum := sha256.Sum256(want)
 		require.Equal(t, hex.EncodeToString(sum[:]), k.SHA256)
 	}
+}
+
+// bvOpen is the reference decoder of BACKUP_FORMAT.md, written from the
+// document alone: it checks the outer format and version, derives the
+// bundle key from v's backup secret (and checks it against the vector) and
+// opens the payload. It returns the outer object, the Argon2id root key and
+// the payload.
+func bvOpen(t *testing.T, v bvVectorFile, bundle []byte, version int) (outer map[string]any, root, pt []byte) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(bundle, &outer))
+	require.Equal(t, "envkms-local-backup", outer["format"])
+	require.Equal(t, float64(version), outer["format_version"])
+	kdf := outer["kdf"].(map[string]any)
+	root = argon2.IDKey([]byte(v.BackupSecret), bvB64(t, kdf["salt"]), uint32(kdf["time"].(float64)), uint32(kdf["memory_kib"].(float64)), uint8(kdf["threads"].(float64)), 32)
+	key, err := hkdf.Key(sha256.New, root, nil, "envkms/local/backup/v1/bundle-key", 32)
+	require.NoError(t, err)
+	require.Equal(t, v.BundleKey, hex.EncodeToString(key))
+	var compact bytes.Buffer
+	require.NoError(t, json.Compact(&compact, bundle))
+	c := compact.Bytes()
+	cut := bytes.LastIndex(c, []byte(`,"ciphertext":`))
+	require.Positive(t, cut)
+	aad := append([]byte("envkms/local/backup/v1/bundle\x00"), c[:cut]...)
+	aad = append(aad, '}')
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	gcm, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	pt, err = gcm.Open(nil, bvB64(t, outer["nonce"]), bvB64(t, outer["ciphertext"]), aad)
+	require.NoError(t, err)
+	return outer, root, pt
+}
+
+// bvB64 decodes a base64 member of a decoded bundle.
+func bvB64(t *testing.T, s any) []byte {
+	t.Helper()
+	out, err := base64.StdEncoding.DecodeString(s.(string))
+	require.NoError(t, err)
+	return out
 }
 
 func bvWrite(t *testing.T) {

@@ -13,11 +13,6 @@ package local
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -26,7 +21,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/envkms/kms/backend"
 )
@@ -88,33 +82,7 @@ func TestBackupVectorsV2(t *testing.T) {
 	}
 
 	// The reference decoder, from BACKUP_FORMAT.md alone.
-	var outer map[string]any
-	require.NoError(t, json.Unmarshal(bundle, &outer))
-	require.Equal(t, "envkms-local-backup", outer["format"])
-	require.Equal(t, float64(2), outer["format_version"])
-	kdf := outer["kdf"].(map[string]any)
-	b64 := func(s any) []byte {
-		out, err := base64.StdEncoding.DecodeString(s.(string))
-		require.NoError(t, err)
-		return out
-	}
-	root := argon2.IDKey([]byte(v.BackupSecret), b64(kdf["salt"]), uint32(kdf["time"].(float64)), uint32(kdf["memory_kib"].(float64)), uint8(kdf["threads"].(float64)), 32)
-	key, err := hkdf.Key(sha256.New, root, nil, "envkms/local/backup/v1/bundle-key", 32)
-	require.NoError(t, err)
-	require.Equal(t, v.BundleKey, hex.EncodeToString(key))
-	var compact bytes.Buffer
-	require.NoError(t, json.Compact(&compact, bundle))
-	c := compact.Bytes()
-	cut := bytes.LastIndex(c, []byte(`,"ciphertext":`))
-	require.Positive(t, cut)
-	aad := append([]byte("envkms/local/backup/v1/bundle\x00"), c[:cut]...)
-	aad = append(aad, '}')
-	block, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	gcm, err := cipher.NewGCM(block)
-	require.NoError(t, err)
-	pt, err := gcm.Open(nil, b64(outer["nonce"]), b64(outer["ciphertext"]), aad)
-	require.NoError(t, err)
+	_, _, pt := bvOpen(t, v.bvVectorFile, bundle, 2)
 	var payload struct {
 		Format string `json:"format"`
 		Keys   []struct {

@@ -89,15 +89,7 @@ func (s *store) commitPart(bucket, key, id string, data *os.File, pm partMeta) (
 	}
 	dir := s.uploadDir(bucket, id)
 	pm.DataFile = fmt.Sprintf("part-%05d-%s.data", pm.PartNumber, randHex(8))
-	dataPath := filepath.Join(dir, pm.DataFile)
-	if err := os.Rename(data.Name(), dataPath); err != nil {
-		return err
-	}
-	discard = dataPath
-	if err := s.step(stepRenamed, dataPath); err != nil {
-		return err
-	}
-	if err := s.syncDir(dir); err != nil {
+	if discard, err = s.placeData(data, dir, pm.DataFile); err != nil {
 		return err
 	}
 	var old partMeta

@@ -112,6 +112,21 @@ func (s *store) readSidecar(bucket, name, key string) (objectMeta, error) {
 	return om, nil
 }
 
+// placeData moves the staged data file to dir/name and makes the move
+// durable, so the data file is durable under its final name before a
+// sidecar names it. It returns where the file is now, for the caller to
+// remove should a later step fail: the staged name if the rename failed.
+func (s *store) placeData(data *os.File, dir, name string) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.Rename(data.Name(), p); err != nil {
+		return data.Name(), err
+	}
+	if err := s.step(stepRenamed, p); err != nil {
+		return p, err
+	}
+	return p, s.syncDir(dir)
+}
+
 // commitObject makes the filled temp file data the content of bucket/key
 // with sidecar om (DataFile is filled in here). The previous version's data
 // file is removed. When it returns nil the new object survives a power cut.
@@ -135,17 +150,7 @@ func (s *store) commitObject(bucket, key string, data *os.File, om objectMeta) (
 	om.Key = key
 	om.DataFile = h + "-" + randHex(8) + ".data"
 	dir := s.objectsDir(bucket)
-	// The data file is durable under its final name before a sidecar
-	// names it.
-	dataPath := filepath.Join(dir, om.DataFile)
-	if err := os.Rename(data.Name(), dataPath); err != nil {
-		return err
-	}
-	discard = dataPath
-	if err := s.step(stepRenamed, dataPath); err != nil {
-		return err
-	}
-	if err := s.syncDir(dir); err != nil {
+	if discard, err = s.placeData(data, dir, om.DataFile); err != nil {
 		return err
 	}
 	l := s.objLock(bucket, key)

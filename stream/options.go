@@ -72,7 +72,18 @@ func (c *config) setErr(err error) {
 
 // newConfig applies opts over the defaults. op names the calling API for errors.
 func newConfig(op string, opts []Option) (config, error) {
-	c := config{segmentSize: DefaultSegmentSize, concurrency: 1}
+	if len(opts) == 0 {
+		// The default path: applying options moves the config to the heap
+		// (an Option may keep its pointer), so skip that when there are none.
+		return defaultConfig(), nil
+	}
+	return applyOptions(op, opts)
+}
+
+func defaultConfig() config { return config{segmentSize: DefaultSegmentSize, concurrency: 1} }
+
+func applyOptions(op string, opts []Option) (config, error) {
+	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
 			o(&c)

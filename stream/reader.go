@@ -36,7 +36,8 @@ func NewDecryptReader(r io.Reader, key, aad []byte, opts ...Option) (io.Reader, 
 	if !ok {
 		return nil, authError(op, -1, "invalid header length byte")
 	}
-	aead, err := newAEAD(key, &h.salt, aad)
+	// The salt as it lies in dr.hdr (h.salt's copy would escape to the heap).
+	aead, err := newAEAD(key, (*[saltSize]byte)(hb[1:1+saltSize]), aad)
 	if err != nil {
 		return nil, &Error{Op: op, Segment: -1, Reason: "deriving the stream key", Err: err}
 	}

@@ -22,16 +22,24 @@ const Size = sha256.Size
 // Key returns the first Size bytes of HKDF-SHA256 of secret, salt and info.
 // It equals crypto/hkdf.Key(sha256.New, secret, salt, string(info), Size).
 // The intermediate PRK is wiped before it returns.
-func Key(secret, salt, info []byte) (okm [Size]byte) {
-	var prk [Size]byte
-	defer clear(prk[:])
+func Key(secret, salt, info []byte) [Size]byte {
+	// The HMACs' Write and Sum are interface calls, so whatever they are
+	// given escapes: one scratch allocation instead of three.
+	s := new(struct {
+		prk, okm [Size]byte
+		one      [1]byte
+	})
+	defer clear(s.prk[:])
 	h := hmac.New(sha256.New, salt)
 	h.Write(secret)
-	h.Sum(prk[:0])
+	h.Sum(s.prk[:0])
 
-	h = hmac.New(sha256.New, prk[:])
+	h = hmac.New(sha256.New, s.prk[:])
 	h.Write(info)
-	h.Write([]byte{1})
-	h.Sum(okm[:0])
+	s.one[0] = 1
+	h.Write(s.one[:])
+	h.Sum(s.okm[:0])
+	okm := s.okm
+	clear(s.okm[:])
 	return okm
 }

@@ -8,10 +8,11 @@ import (
 // goroutines (WithConcurrency(n), WriteTo from a memory source) and writes
 // their plaintext to o.w in stream order. It returns how many bytes of p it
 // consumed: whole segments up to, not including, the last complete segment
-// that p does not show to be followed by more. Each goroutine opens every
-// n-th segment straight from p into one of its two buffers, so ciphertext is
-// read once and plaintext stays in the cache of the core that made it; the
-// caller's goroutine writes each buffer out and hands it back. Every
+// that p does not show to be followed by more. Each of n-1 goroutines opens
+// every n-th segment straight from p into one of its two buffers, so
+// ciphertext is read once and plaintext stays in the cache of the core that
+// made it; the caller's goroutine opens the remaining n-th segments itself,
+// writes each buffer out in stream order and hands it back. Every
 // goroutine has ended when it returns, so p is not retained. No plaintext
 // reaches o.w before its segment authenticated, and nothing after a segment
 // that failed.
@@ -49,7 +50,18 @@ func (o *memOpener) openWhole(p []byte, n int) int {
 		free[k] <- &bufs[2*k]
 		free[k] <- &bufs[2*k+1]
 	}
-	for k := range n {
+	// open opens segment first+i into sb; the caller checks the error.
+	open := func(sb *segment, i int) ([]byte, error) {
+		sb.grow(ptLen, int(s.g.seg)+1, s.pool)
+		sb.holdPlaintext(ptLen)
+		setNonce(&sb.nonce, &s.prefix, uint32(first+int64(i)), notLastSegment)
+		return r.aead.Open(sb.buf[:0], sb.nonce[:], p[i*ctLen:(i+1)*ctLen], nil)
+	}
+	// Goroutine k < n-1 opens segments k, k+n, ...; the caller's goroutine
+	// opens segments n-1, 2n-1, ... itself: at the start of each round of n
+	// segments it opens the round's last one, then writes the round out in
+	// stream order, so n goroutines keep n cores busy.
+	for k := range n - 1 {
 		wg.Go(func() {
 			for i := k; i < count; i += n {
 				var sb *segment
@@ -58,11 +70,7 @@ func (o *memOpener) openWhole(p []byte, n int) int {
 				case <-stop:
 					return
 				}
-				sb.grow(ptLen, int(s.g.seg)+1, s.pool)
-				sb.holdPlaintext(ptLen)
-				setNonce(&sb.nonce, &s.prefix, uint32(first+int64(i)), notLastSegment)
-				ct := p[i*ctLen : (i+1)*ctLen]
-				pt, err := r.aead.Open(sb.buf[:0], sb.nonce[:], ct, nil)
+				pt, err := open(sb, i)
 				outs[k] <- result{buf: sb, pt: pt, err: err != nil}
 				if err != nil {
 					return
@@ -71,18 +79,34 @@ func (o *memOpener) openWhole(p []byte, n int) int {
 		})
 	}
 	done := 0
-	for i := 0; i < count; i++ {
-		res := <-outs[i%n]
-		if res.err {
-			r.fail(authError("Read", first+int64(i), ""))
-			break
+	ok := true
+	for round := 0; ok && round < count; round += n {
+		var own result
+		if i := round + n - 1; i < count {
+			pt, err := open(&bufs[2*(n-1)], i)
+			own = result{pt: pt, err: err != nil}
 		}
-		s.next++
-		done++
-		if err := o.emit(res.pt); err != nil {
-			break
+		for i := round; ok && i < min(round+n, count); i++ {
+			k := i - round
+			res := own
+			if k < n-1 {
+				res = <-outs[k]
+			}
+			if res.err {
+				r.fail(authError("Read", first+int64(i), ""))
+				ok = false
+				break
+			}
+			s.next++
+			done++
+			if err := o.emit(res.pt); err != nil {
+				ok = false
+				break
+			}
+			if res.buf != nil {
+				free[k] <- res.buf
+			}
 		}
-		free[i%n] <- res.buf
 	}
 	close(stop)
 	wg.Wait()

@@ -120,3 +120,27 @@ func (f failAfter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestWriteToFromMemoryTamperEachSegment flips a byte of each segment in
+// turn and checks, for every concurrency (whichever goroutine opens the
+// segment: a worker's share or the caller's own), that WriteTo hands out
+// exactly the plaintext of the segments before it, nothing of it or after.
+func TestWriteToFromMemoryTamperEachSegment(t *testing.T) {
+	const seg, segments = 4096, 9
+	g := geometry{seg}
+	pt := seeded(7, int(g.ptCap(0)+(segments-1)*g.ptCap(1)))
+	ct := encrypt(t, pt, WithSegmentSize(seg))
+	for i := int64(0); i < segments; i++ {
+		bad := flipAt(ct, g.ctStart(i)+3)
+		want := g.ptStart(i)
+		for _, conc := range []int{1, 2, 3, 4} {
+			r, err := NewDecryptReader(bytes.NewReader(bad), testKey, testAAD, WithSegmentSize(seg), WithConcurrency(conc))
+			require.NoError(t, err)
+			var out bytes.Buffer
+			_, err = io.Copy(&out, r)
+			requireAuthErr(t, err, "segment %d conc %d", i, conc)
+			require.Equal(t, int(want), out.Len(), "segment %d conc %d", i, conc)
+			require.True(t, bytes.Equal(pt[:want], out.Bytes()), "segment %d conc %d", i, conc)
+		}
+	}
+}

@@ -21,12 +21,15 @@ type sealJob struct {
 	done     chan struct{} // signalled by the worker; nil when sequential
 }
 
-// pipeline seals the writer's segments, inline (concurrency 1) or on n
-// worker goroutines, and hands them back in submission order. Jobs are used
-// round robin and job i is always sealed by worker i mod n, so a job's
+// pipeline seals the writer's segments, inline (concurrency 1) or, for
+// concurrency n, on the writer's own goroutine and n-1 workers, and hands
+// them back in submission order. Jobs are used round robin and job i is
+// always sealed by sealer i mod n, the writer being sealer n-1, so a job's
 // buffer stays in the cache of one core instead of moving between cores with
-// every segment. (The parallel reader has its own scheme, see
-// parallelReader: its workers must also read the source.)
+// every segment, and the writer seals its share while the workers seal
+// theirs rather than waiting for them: n goroutines keep n cores busy. (The
+// parallel reader has its own scheme, see parallelReader: its workers must
+// also read the source.)
 type pipeline struct {
 	aead     cipher.AEAD
 	bufSize  int
@@ -38,7 +41,7 @@ type pipeline struct {
 	taken    int // taken and not yet submitted
 	borrowed int // borrowed jobs in flight
 	workers  *sealWorkers
-	n        int        // workers wanted: 1 for sequential
+	n        int        // sealers wanted, the writer's goroutine included: 1 for sequential
 	one      [1]sealJob // jobs until start: no allocation of its own
 }
 
@@ -71,7 +74,7 @@ func (p *pipeline) init(aead cipher.AEAD, bufSize, n int, pool *BufferPool) {
 func (p *pipeline) wantsWorkers() bool { return p.n > 1 && p.workers == nil }
 
 // start switches a sequential pipeline with nothing in flight or taken to
-// 2n jobs and n workers. The caller registers their cleanup with attach, so
+// 2n jobs and n-1 workers. The caller registers their cleanup with attach, so
 // they end even if the writer is abandoned unfinished.
 func (p *pipeline) start() {
 	if p.inflight != 0 || p.taken != 0 {
@@ -86,7 +89,7 @@ func (p *pipeline) start() {
 	}
 	p.jobs, p.next, p.head = jobs, 0, 0
 	w := &sealWorkers{}
-	for range p.n {
+	for range p.n - 1 {
 		ch := make(chan *sealJob, size/p.n)
 		w.ch = append(w.ch, ch)
 		go sealWorker(p.aead, ch)
@@ -138,11 +141,17 @@ func (p *pipeline) submit(j *sealJob) {
 	if j.borrowed {
 		p.borrowed++
 	}
-	if p.workers == nil {
+	if p.inline(j) {
 		j.out = p.aead.Seal(j.dst, j.nonce[:], j.in, nil)
 		return
 	}
-	p.workers.ch[j.slot%len(p.workers.ch)] <- j
+	p.workers.ch[j.slot%p.n] <- j
+}
+
+// inline reports whether j is sealed on the writer's goroutine: every job
+// when sequential, else every n-th.
+func (p *pipeline) inline(j *sealJob) bool {
+	return p.workers == nil || j.slot%p.n == p.n-1
 }
 
 // oldest waits for the oldest job in flight and dequeues it; nil if none.
@@ -157,7 +166,7 @@ func (p *pipeline) oldest() *sealJob {
 	if j.borrowed {
 		p.borrowed--
 	}
-	if p.workers != nil {
+	if !p.inline(j) {
 		await(j.done)
 	}
 	j.touch(j.head + len(j.out))

@@ -83,7 +83,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, bucket, key 
 		}
 	}
 
-	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey)
+	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey, srcCKey)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, 
 	if err := s.checkEncrypted(bucket, key, um.SSE); err != nil {
 		return err
 	}
-	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey)
+	om, f, err := s.openCopySourceObject(r, srcBucket, srcKey, srcCKey)
 	if err != nil {
 		return err
 	}
@@ -311,14 +311,18 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket, 
 }
 
 // openCopySourceObject opens the source of a CopyObject or UploadPartCopy
-// and evaluates its x-amz-copy-source-if-* conditions. The caller closes
-// the file.
-func (s *Server) openCopySourceObject(r *http.Request, bucket, key string) (objectMeta, *os.File, error) {
+// and evaluates its x-amz-copy-source-if-* conditions, after its SSE-C key
+// (srcCKey) if it has one, as S3 does: a wrong source key is 403 whatever
+// the conditions say. The caller closes the file.
+func (s *Server) openCopySourceObject(r *http.Request, bucket, key string, srcCKey *sse.CustomerKey) (objectMeta, *os.File, error) {
 	om, f, err := s.store.openObject(bucket, key)
 	if err != nil {
 		return objectMeta{}, nil, err
 	}
 	err = s.checkEncrypted(bucket, key, om.SSE)
+	if err == nil && !s.cfg.DisableEncryption && (srcCKey != nil || sse.KindOf(om.SSE) == sse.KindC) {
+		_, err = s.enc.Head(r.Context(), bucket, key, om.SSE, srcCKey) // checks the source's key
+	}
 	if err == nil {
 		var etag string
 		if etag, err = s.objectETag(r.Context(), bucket, key, om); err == nil {

@@ -346,3 +346,45 @@ func TestUserMetadataLowerCase(t *testing.T) {
 		}
 	}
 }
+
+// TestCopySourceSSECKeyBeforeConditions: the copy-source conditions of an
+// SSE-C source are evaluated only once its key is right, as in S3, so a
+// wrong key is 403 and a missing one 400 whatever the conditions say, on
+// CopyObject and UploadPartCopy alike.
+func TestCopySourceSSECKeyBeforeConditions(t *testing.T) {
+	e := newTestEnv(t, Config{})
+	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt", nil, nil)
+	key, wrong := randBytes(32), randBytes(32)
+	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt/src", []byte("source"), ssecHeaders(key))
+	srcKey := func(k []byte) map[string]string {
+		h := map[string]string{}
+		for name, v := range ssecHeaders(k) {
+			h[strings.Replace(name, "X-Amz-", "X-Amz-Copy-Source-", 1)] = v
+		}
+		return h
+	}
+	_, b := e.mustStatus(http.StatusOK, http.MethodPost, "/bkt/dst?uploads", nil, nil)
+	var init struct{ UploadId string }
+	if err := xml.Unmarshal(b, &init); err != nil {
+		t.Fatal(err)
+	}
+	uploadID := init.UploadId
+	for _, target := range []string{"/bkt/dst", "/bkt/dst?partNumber=1&uploadId=" + uploadID} {
+		for _, c := range []struct {
+			name string
+			key  []byte
+			want int
+		}{{"wrong key", wrong, http.StatusForbidden}, {"no key", nil, http.StatusBadRequest}, {"right key", key, http.StatusPreconditionFailed}} {
+			hdr := map[string]string{"X-Amz-Copy-Source": "/bkt/src", "X-Amz-Copy-Source-If-Match": `"0123"`}
+			if c.key != nil {
+				for k, v := range srcKey(c.key) {
+					hdr[k] = v
+				}
+			}
+			resp, b := e.do(http.MethodPut, target, nil, hdr)
+			if resp.StatusCode != c.want {
+				t.Fatalf("%s %s: %d, want %d: %s", target, c.name, resp.StatusCode, c.want, b)
+			}
+		}
+	}
+}

@@ -72,11 +72,13 @@
 // writes plaintext from the reader's buffer. Read copies ciphertext into a
 // reader buffer before opening it; WriteTo from a bytes.Reader or
 // bytes.Buffer opens whole segments where they lie, so the ciphertext is
-// read once. WithConcurrency(n)
-// seals on n workers fed by the writer, and opens on n workers that take
-// turns reading the next segment into their own buffers, so each segment is
-// read and opened on the same core (from a bytes.Reader or bytes.Buffer,
-// WriteTo has n goroutines open every n-th segment in place); output order
-// is preserved. A ReaderAt reads and opens one segment per touched segment
+// read once. WithConcurrency(n) uses n goroutines, the caller's among
+// them: the whole segments of a large Write, and of WriteTo from a
+// bytes.Reader or bytes.Buffer, are sealed or opened where they lie, every
+// n-th segment by the same goroutine (the caller's goroutine takes its share
+// rather than waiting); smaller Writes go through a pipeline sealed by the
+// writer and n-1 workers; Read opens on n workers that take turns reading
+// the next segment into their own buffers, so each segment is read and
+// opened on the same core. Output order is preserved. A ReaderAt reads and opens one segment per touched segment
 // and caches the last one, which Close wipes.
 package stream

@@ -34,8 +34,10 @@ func WithSegmentSize(n int) Option {
 	}
 }
 
-// WithConcurrency seals or opens segments on n goroutines (default 1: on the
-// caller's goroutine). Output order is preserved. Segments are pipelined in
+// WithConcurrency seals or opens segments on n goroutines, the caller's
+// included (default 1: on the caller's goroutine alone). Output order is
+// preserved. Goroutines end when the stream does (Close, the end of the
+// stream, an error) or is dropped. Segments are pipelined in
 // batches, so memory grows to about 2n segments. n must be in [1, 256].
 // NewDecryptReaderAt ignores it: concurrent ReadAt calls are the parallelism.
 func WithConcurrency(n int) Option {

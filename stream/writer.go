@@ -67,6 +67,16 @@ func (w *encryptWriter) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
+		if w.fill == nil && w.p.n > 1 && w.next > 0 {
+			m, err := w.sealWhole(p)
+			if err != nil {
+				return total - len(p) + m, err
+			}
+			if m > 0 {
+				p = p[m:]
+				continue
+			}
+		}
 		if w.fill == nil {
 			if err := w.startSegment(); err != nil {
 				return total - len(p), err
@@ -147,6 +157,47 @@ func (w *encryptWriter) close() error {
 // copied instead: its segments can stay in flight across Write calls.
 func (w *encryptWriter) borrow(rest, capacity int) bool {
 	return w.p.workers == nil || rest >= len(w.p.jobs)*capacity
+}
+
+// sealWhole seals the whole segments at the front of p that are known not to
+// be the last (at least one byte of p follows them) on n goroutines with
+// inOrder, straight from p, and writes them out in order, after the
+// segments already in the pipeline. It returns how many bytes of p it
+// consumed: none if p holds fewer than n such segments, which then take
+// the pipeline. Every goroutine has ended when it returns, so p is not
+// retained.
+func (w *encryptWriter) sealWhole(p []byte) (int, error) {
+	capacity := int(w.g.ptCap(w.next)) // the same for every segment after 0
+	count := (len(p) - 1) / capacity
+	if maxCount := int64(maxSegments) - w.next; int64(count) > maxCount {
+		count = int(maxCount)
+	}
+	if count < w.p.n {
+		return 0, nil
+	}
+	for w.p.inflight > 0 {
+		if err := w.emitOldest(); err != nil {
+			return 0, err
+		}
+	}
+	first := w.next
+	seal := func(sb *segment, i int) ([]byte, error) {
+		sb.grow(capacity+tagSize, w.p.bufSize, w.p.pool)
+		sb.touch(capacity + tagSize)
+		setNonce(&sb.nonce, &w.hdr.prefix, uint32(first+int64(i)), notLastSegment)
+		return w.p.aead.Seal(sb.buf[:0], sb.nonce[:], p[i*capacity:(i+1)*capacity], nil), nil
+	}
+	var werr error
+	emit := func(ct []byte) error {
+		_, werr = w.dst.Write(ct)
+		return werr
+	}
+	done, _ := inOrder(w.p.n, count, w.p.pool, seal, emit)
+	w.next = first + int64(done)
+	if werr != nil {
+		return done * capacity, w.fail(&Error{Op: "Write", Segment: w.next, Reason: "writing ciphertext", Err: werr})
+	}
+	return done * capacity, nil
 }
 
 // startSegment makes an idle job the segment being filled.

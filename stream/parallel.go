@@ -95,27 +95,31 @@ func inOrder(n, count int, pool *BufferPool, do func(sb *segment, i int) ([]byte
 // recv receives from ch, or returns false once stop is closed (nil: never).
 // Like await, it first yields rather than parks, for up to a millisecond:
 // the goroutine that wakes a parked one puts it on its own core's queue, and
-// an idle core takes 100-200µs to notice on a virtual machine.
+// an idle core takes 100-200µs to notice on a virtual machine. ch must be
+// buffered (len tells that a value is ready).
 func recv[T any](ch <-chan T, stop <-chan struct{}) (T, bool) {
 	start := time.Now()
-	for i := 1; ; i++ {
-		select {
-		case v := <-ch:
-			return v, true
-		case <-stop:
-			var zero T
-			return zero, false
-		default:
-		}
+	for i := 1; len(ch) == 0 && !closed(stop); i++ {
 		if i%64 == 0 && time.Since(start) > time.Millisecond {
-			select {
-			case v := <-ch:
-				return v, true
-			case <-stop:
-				var zero T
-				return zero, false
-			}
+			break
 		}
 		runtime.Gosched()
+	}
+	select {
+	case v := <-ch:
+		return v, true
+	case <-stop:
+		var zero T
+		return zero, false
+	}
+}
+
+// closed reports whether stop is closed (never for nil).
+func closed(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
 	}
 }

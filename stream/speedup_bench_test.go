@@ -24,18 +24,7 @@ func BenchmarkConcurrencySpeedup(b *testing.B) {
 	const size = 64 << 20
 	pt := seeded(1, size)
 	ct := encrypt(b, pt)
-	enc := func(opts ...Option) {
-		w, err := NewEncryptWriter(io.Discard, testKey, testAAD, opts...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.Write(pt); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	enc := func(opts ...Option) { encryptDiscard(b, pt, opts...) }
 	dec := func(opts ...Option) {
 		r, err := NewDecryptReader(bytes.NewReader(ct), testKey, testAAD, opts...)
 		if err != nil {

@@ -21,7 +21,8 @@
 // CopyObject (x-amz-copy-source, SSE-C copy-source keys, metadata and
 // tagging directives, x-amz-copy-source-if-*; a copy onto itself that only
 // changes encryption re-seals the object key without rewriting the
-// payload), multipart Create/UploadPart/Complete/Abort/ListParts,
+// payload), multipart Create/UploadPart/Complete/Abort/ListParts and
+// ListMultipartUploads (sorted by key, then initiation time, as in S3),
 // Put/Get/DeleteObjectTagging (and x-amz-tagging on PutObject and
 // CreateMultipartUpload, applied at completion; S3's limits: 10 tags, keys
 // of 128 and values of 256 characters, InvalidTag), and

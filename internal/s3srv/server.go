@@ -275,7 +275,7 @@ func (s *Server) routeBucket(w http.ResponseWriter, r *http.Request, bucket stri
 		case location:
 			return s.getBucketLocation(w, r, bucket)
 		case uploads:
-			return errNotImplemented("ListMultipartUploads is not implemented.")
+			return s.listMultipartUploads(w, r, bucket)
 		case r.URL.Query().Get("list-type") == "2":
 			return s.listObjectsV2(w, r, bucket)
 		case r.URL.Query().Get("list-type") != "":

@@ -193,3 +193,45 @@ func (s *store) abortUpload(bucket, key, id string) error {
 func (s *store) removeUploadDir(bucket, id string) error {
 	return s.removeDirDurable(s.uploadDir(bucket, id), "rmupload")
 }
+
+// eachUpload calls fn with the record of every pending upload of bucket,
+// reading the uploads directory in batches. An upload completed or aborted
+// meanwhile is skipped.
+func (s *store) eachUpload(bucket string, fn func(uploadMeta)) error {
+	if _, err := s.bucketInfo(bucket); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Join(s.bucketDir(bucket), "uploads"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		ents, rerr := d.ReadDir(listDirBatch)
+		for _, e := range ents {
+			if !e.IsDir() || !uploadIDRE.MatchString(e.Name()) {
+				continue
+			}
+			var um uploadMeta
+			err := readJSON(filepath.Join(s.uploadDir(bucket, e.Name()), "upload.json"), &um)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if um.UploadID == e.Name() {
+				fn(um)
+			}
+		}
+		if errors.Is(rerr, io.EOF) || (rerr == nil && len(ents) == 0) {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package s3srv
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ListMultipartUploads (GET /bucket?uploads): the pending uploads of a
+// bucket, sorted as S3 sorts them, by key and then by initiation time, with
+// prefix, delimiter (common prefixes), key-marker, upload-id-marker (only
+// with key-marker, as in S3), max-uploads (at most 1000) and encoding-type.
+// Uploads are kept by ID, not by key, so a listing reads every pending
+// upload's record once, but holds only max-uploads+1 of them: the smallest
+// past the markers.
+
+type listUploadsResult struct {
+	XMLName            xml.Name       `xml:"ListMultipartUploadsResult"`
+	Xmlns              string         `xml:"xmlns,attr"`
+	Bucket             string         `xml:"Bucket"`
+	KeyMarker          string         `xml:"KeyMarker"`
+	UploadIDMarker     string         `xml:"UploadIdMarker"`
+	NextKeyMarker      string         `xml:"NextKeyMarker,omitempty"`
+	NextUploadIDMarker string         `xml:"NextUploadIdMarker,omitempty"`
+	Delimiter          string         `xml:"Delimiter,omitempty"`
+	Prefix             string         `xml:"Prefix"`
+	MaxUploads         int            `xml:"MaxUploads"`
+	IsTruncated        bool           `xml:"IsTruncated"`
+	EncodingType       string         `xml:"EncodingType,omitempty"`
+	Uploads            []uploadInfo   `xml:"Upload"`
+	CommonPrefixes     []commonPrefix `xml:"CommonPrefixes"`
+}
+
+type uploadInfo struct {
+	Key          string `xml:"Key"`
+	UploadID     string `xml:"UploadId"`
+	Initiator    owner  `xml:"Initiator"`
+	Owner        owner  `xml:"Owner"`
+	StorageClass string `xml:"StorageClass"`
+	Initiated    string `xml:"Initiated"`
+}
+
+// uploadItem is one entry of the listing: an upload, or a common prefix
+// (prefix true, key the prefix) standing for every upload under it.
+type uploadItem struct {
+	key       string
+	initiated time.Time
+	id        string
+	prefix    bool
+}
+
+// less orders items as the listing does: by key, then initiation time, then
+// ID (a common prefix sorts before the uploads of a key equal to it).
+func (a uploadItem) less(b uploadItem) bool {
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	if a.prefix != b.prefix {
+		return a.prefix
+	}
+	if !a.initiated.Equal(b.initiated) {
+		return a.initiated.Before(b.initiated)
+	}
+	return a.id < b.id
+}
+
+func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bucket string) error {
+	q := r.URL.Query()
+	p := listParams{prefix: q.Get("prefix"), delimiter: q.Get("delimiter"), encodingType: q.Get("encoding-type"), maxKeys: 1000}
+	if v := q.Get("max-uploads"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errInvalidArgument("max-uploads must be a non-negative integer.")
+		}
+		p.maxKeys = min(n, 1000)
+	}
+	if p.encodingType != "" && p.encodingType != "url" {
+		return errInvalidArgument("Invalid Encoding Method specified in Request")
+	}
+	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
+	if keyMarker == "" {
+		idMarker = "" // S3 ignores upload-id-marker without key-marker
+	}
+
+	// past reports whether it comes after the page before: keys after
+	// key-marker, and with upload-id-marker, the uploads of key-marker
+	// after that one (by initiation time, then ID; by ID alone if it is
+	// not pending any more). A common prefix at or before key-marker was
+	// listed before, or holds the marker.
+	var marker uploadItem
+	if idMarker != "" {
+		marker = uploadItem{key: keyMarker, id: idMarker}
+		if um, err := s.store.getUpload(bucket, keyMarker, idMarker); err == nil {
+			marker.initiated = um.Initiated
+		} else if !errors.Is(err, errStoreNoUpload) {
+			return err
+		}
+	}
+	past := func(it uploadItem) bool {
+		switch {
+		case keyMarker == "" || it.key > keyMarker:
+			return true
+		case it.key < keyMarker || it.prefix || idMarker == "":
+			return false
+		case marker.initiated.IsZero():
+			return it.id > idMarker
+		}
+		return marker.less(it)
+	}
+	var best []uploadItem // the smallest items past after, at most maxKeys+1, sorted
+	keep := func(it uploadItem) {
+		i := sort.Search(len(best), func(i int) bool { return !best[i].less(it) })
+		if it.prefix && i < len(best) && best[i].prefix && best[i].key == it.key {
+			return // that common prefix is already listed
+		}
+		if len(best) > p.maxKeys && i == len(best) {
+			return
+		}
+		best = append(best, uploadItem{})
+		copy(best[i+1:], best[i:])
+		best[i] = it
+		if len(best) > p.maxKeys+1 {
+			best = best[:p.maxKeys+1]
+		}
+	}
+	err := s.store.eachUpload(bucket, func(um uploadMeta) {
+		if !strings.HasPrefix(um.Key, p.prefix) {
+			return
+		}
+		it := uploadItem{key: um.Key, initiated: um.Initiated, id: um.UploadID}
+		if p.delimiter != "" {
+			if i := strings.Index(um.Key[len(p.prefix):], p.delimiter); i >= 0 {
+				it = uploadItem{key: um.Key[:len(p.prefix)+i+len(p.delimiter)], prefix: true}
+			}
+		}
+		if past(it) {
+			keep(it)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	res := listUploadsResult{
+		Xmlns: s3NS, Bucket: bucket, KeyMarker: p.enc(keyMarker), UploadIDMarker: idMarker,
+		Delimiter: p.enc(p.delimiter), Prefix: p.enc(p.prefix), MaxUploads: p.maxKeys, EncodingType: p.encodingType,
+	}
+	listed := 0
+	var last uploadItem
+	for _, it := range best {
+		if listed == p.maxKeys {
+			res.IsTruncated = true
+			break
+		}
+		listed++
+		last = it
+		if it.prefix {
+			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: p.enc(it.key)})
+			continue
+		}
+		res.Uploads = append(res.Uploads, uploadInfo{
+			Key: p.enc(it.key), UploadID: it.id, Initiator: serverOwner(), Owner: serverOwner(),
+			StorageClass: "STANDARD", Initiated: xmlTime(it.initiated),
+		})
+	}
+	if res.IsTruncated {
+		res.NextKeyMarker = p.enc(last.key)
+		if !last.prefix {
+			res.NextUploadIDMarker = last.id
+		}
+	}
+	return s.writeXML(w, res)
+}

@@ -129,4 +129,3 @@ func TestListMultipartUploads(t *testing.T) {
 	e.mustCode(http.StatusBadRequest, "InvalidArgument", http.MethodGet, "/bkt?uploads&encoding-type=zip", nil, nil)
 	e.mustCode(http.StatusNotFound, "NoSuchBucket", http.MethodGet, "/nobkt?uploads", nil, nil)
 }
-

@@ -212,6 +212,38 @@ func TestS3Ops(t *testing.T) {
 		require.Equal(t, http.StatusRequestedRangeNotSatisfiable, apiStatus(err))
 	})
 
+	t.Run("ListMultipartUploads", func(t *testing.T) {
+		var ids []string
+		for _, k := range []string{"up/x", "up/y", "up/y"} {
+			up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+			require.NoError(t, err)
+			ids = append(ids, aws.ToString(up.UploadId))
+		}
+		var got []string
+		in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String("up/"), MaxUploads: aws.Int32(2)}
+		for page := 0; ; page++ {
+			require.Less(t, page, 5)
+			out, err := c.ListMultipartUploads(ctx, in)
+			require.NoError(t, err)
+			for _, u := range out.Uploads {
+				got = append(got, aws.ToString(u.UploadId))
+				require.NotNil(t, u.Initiated)
+			}
+			if !aws.ToBool(out.IsTruncated) {
+				break
+			}
+			in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+		}
+		require.Equal(t, ids, got, "by key, then initiation, across pages")
+		for i, k := range []string{"up/x", "up/y", "up/y"} {
+			_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(k), UploadId: aws.String(ids[i])})
+			require.NoError(t, err)
+		}
+		out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String("up/")})
+		require.NoError(t, err)
+		require.Empty(t, out.Uploads)
+	})
+
 	t.Run("DeleteObjects", func(t *testing.T) {
 		out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
 			{Key: aws.String("a/1")}, {Key: aws.String("a/2"), VersionId: aws.String("null")}, {Key: aws.String("b"), VersionId: aws.String("other")},

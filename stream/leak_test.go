@@ -79,3 +79,24 @@ func TestSmallStreamStartsNoWorkers(t *testing.T) {
 	require.Greater(t, runtime.NumGoroutine(), base)
 	require.NoError(t, w.Close())
 }
+
+// TestInOrderEndsWithTheCall: the goroutines that seal the whole segments of
+// a large Write, or open those of WriteTo from memory, have ended when the
+// call returns, even when the stream is left unfinished.
+func TestInOrderEndsWithTheCall(t *testing.T) {
+	pt := seeded(2, 64<<10)
+	opts := []Option{WithSegmentSize(1024), WithConcurrency(3)}
+	ct := encrypt(t, pt, opts...)
+	base := runtime.NumGoroutine()
+	w, err := NewEncryptWriter(io.Discard, testKey, testAAD, opts...)
+	require.NoError(t, err)
+	_, err = w.Write(pt)
+	require.NoError(t, err)
+	require.Equal(t, base, runtime.NumGoroutine(), "after Write, before Close")
+	r, err := NewDecryptReader(bytes.NewReader(ct), testKey, testAAD, opts...)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, r)
+	require.NoError(t, err)
+	require.Equal(t, base, runtime.NumGoroutine(), "after WriteTo")
+	require.NoError(t, w.Close())
+}

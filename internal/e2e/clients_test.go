@@ -285,6 +285,20 @@ func TestClientAWS(t *testing.T) {
 		require.Empty(t, out.TagSet)
 	})
 
+	t.Run("multipart-uploads", func(t *testing.T) {
+		r := h.ok(t, "aws", "s3api", "create-multipart-upload", "--bucket", "e2e-aws", "--key", "mpu/pending")
+		var up struct{ UploadId string }
+		decodeClientJSON(t, r, &up)
+		require.NotEmpty(t, up.UploadId)
+		r = h.ok(t, "aws", "s3api", "list-multipart-uploads", "--bucket", "e2e-aws", "--prefix", "mpu/")
+		var list struct{ Uploads []struct{ Key, UploadId string } }
+		decodeClientJSON(t, r, &list)
+		require.Equal(t, []struct{ Key, UploadId string }{{"mpu/pending", up.UploadId}}, list.Uploads)
+		h.ok(t, "aws", "s3api", "abort-multipart-upload", "--bucket", "e2e-aws", "--key", "mpu/pending", "--upload-id", up.UploadId)
+		r = h.ok(t, "aws", "s3api", "list-multipart-uploads", "--bucket", "e2e-aws", "--prefix", "mpu/")
+		require.NotContains(t, r.stdout, up.UploadId)
+	})
+
 	// If-None-Match with the current ETag: 304; If-Match with another: 412;
 	// the opposite conditions return the object.
 	t.Run("conditional-get", func(t *testing.T) {

@@ -408,6 +408,20 @@ func TestClientRclone(t *testing.T) {
 		h.ok(t, "rclone", "copy", "minio:e2e-rclone/minio", down)
 		require.Equal(t, want, treeSHA256(t, down))
 	})
+
+	// rclone cleanup lists the bucket's pending multipart uploads
+	// (ListMultipartUploads) and aborts those older than a day: a fresh one
+	// stays.
+	t.Run("cleanup", func(t *testing.T) {
+		up, err := h.e.client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: aws.String("e2e-rclone"), Key: aws.String("pending")})
+		require.NoError(t, err)
+		r := h.ok(t, "rclone", "cleanup", "s3:e2e-rclone")
+		h.requireRequest(t, r, "GET", "uploads", 200)
+		l, err := h.e.client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("e2e-rclone")})
+		require.NoError(t, err)
+		require.Len(t, l.Uploads, 1)
+		require.Equal(t, aws.ToString(up.UploadId), aws.ToString(l.Uploads[0].UploadId))
+	})
 }
 
 func TestClientS3cmd(t *testing.T) {

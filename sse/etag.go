@@ -55,30 +55,39 @@ const (
 )
 
 // etagKeys are the keys derived from an object key for its ETag entries.
+// Both are HKDF-SHA256 of the object key with an empty salt and their own
+// info, so they share one HKDF-Extract (prk); the opaque ETag's key is only
+// expanded when it is used (SSE-KMS and SSE-C). An etagKeys is used by one
+// goroutine.
 type etagKeys struct {
-	mac  []byte      // HMAC key of the opaque ETag
-	aead cipher.AEAD // seals the MD5
-	aad  []byte      // bind("envkms/sse/v3/md5", "", bucket, object)
+	prk            [hkdf256.Size]byte // HKDF-Extract(salt = "", OEK)
+	mac            []byte             // HMAC key of the opaque ETag, once expanded
+	bucket, object string
+	aead           cipher.AEAD // seals the MD5
+	aad            []byte      // bind("envkms/sse/v3/md5", "", bucket, object)
 }
 
 func newETagKeys(oek []byte, bucket, object string) (*etagKeys, error) {
-	// hkdf256.Key is crypto/hkdf.Key(sha256.New, oek, nil, info, 32) with
-	// fewer allocations (see sealAEAD); the vectors of format v3 pin both.
-	mk := hkdf256.Key(oek, nil, bindingLabel("envkms/sse/v3/md5-key", "", bucket, object))
+	// Extract and Expand are crypto/hkdf's two steps with fewer allocations
+	// (see sealAEAD); the vectors of format v3 pin the bytes.
+	k := &etagKeys{bucket: bucket, object: object, aad: bindingLabel("envkms/sse/v3/md5", "", bucket, object)}
+	k.prk = hkdf256.Extract(oek, nil)
+	mk := hkdf256.Expand(&k.prk, bindingLabel("envkms/sse/v3/md5-key", "", bucket, object))
 	defer clear(mk[:])
 	block, err := aes.NewCipher(mk[:])
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
+	if k.aead, err = cipher.NewGCM(block); err != nil {
 		return nil, err
 	}
-	mac := hkdf256.Key(oek, nil, bindingLabel("envkms/sse/v3/etag-key", "", bucket, object))
-	return &etagKeys{mac: mac[:], aead: aead, aad: bindingLabel("envkms/sse/v3/md5", "", bucket, object)}, nil
+	return k, nil
 }
 
-func (k *etagKeys) zero() { clear(k.mac) }
+func (k *etagKeys) zero() {
+	clear(k.prk[:])
+	clear(k.mac)
+}
 
 func (k *etagKeys) md5AAD(part int, form byte) []byte {
 	a := binary.BigEndian.AppendUint32(append([]byte(nil), k.aad...), uint32(part))
@@ -104,6 +113,10 @@ func (k *etagKeys) openMD5(sealed []byte, part int, form byte) ([]byte, error) {
 
 // opaque is the ETag of SSE-KMS and SSE-C content with MD5 digest.
 func (k *etagKeys) opaque(digest []byte) string {
+	if k.mac == nil {
+		mac := hkdf256.Expand(&k.prk, bindingLabel("envkms/sse/v3/etag-key", "", k.bucket, k.object))
+		k.mac = mac[:]
+	}
 	m := hmac.New(sha256.New, k.mac)
 	m.Write(digest)
 	return hex.EncodeToString(m.Sum(nil)[:md5Size])

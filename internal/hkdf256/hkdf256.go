@@ -7,8 +7,10 @@
 // HMAC itself is the standard library's (the FIPS 140-3 module's), never a
 // hand-assembled one: only the HKDF framing, two HMAC calls, lives here, so
 // crypto/hkdf's generic length handling and its allocations are skipped.
-// Tests check it byte for byte against crypto/hkdf and RFC 5869's SHA-256
-// test vectors.
+// Extract and Expand are the two steps, for a caller deriving several keys
+// from one secret and salt: RFC 5869 expands one PRK with any number of
+// infos. Tests check it byte for byte against crypto/hkdf and RFC 5869's
+// SHA-256 test vectors.
 package hkdf256
 
 import (
@@ -16,30 +18,59 @@ import (
 	"crypto/sha256"
 )
 
-// Size is the length of the derived key.
+// Size is the length of the derived key, and of a PRK.
 const Size = sha256.Size
 
 // Key returns the first Size bytes of HKDF-SHA256 of secret, salt and info.
 // It equals crypto/hkdf.Key(sha256.New, secret, salt, string(info), Size).
 // The intermediate PRK is wiped before it returns.
 func Key(secret, salt, info []byte) [Size]byte {
-	// The HMACs' Write and Sum are interface calls, so whatever they are
-	// given escapes: one scratch allocation instead of three.
-	s := new(struct {
-		prk, okm [Size]byte
-		one      [1]byte
-	})
-	defer clear(s.prk[:])
+	s := new(scratch)
+	defer s.wipe()
+	s.extract(secret, salt)
+	s.expand(info)
+	return s.okm
+}
+
+// Extract is HKDF-Extract: PRK = HMAC-SHA256(salt, secret). It equals
+// crypto/hkdf.Extract(sha256.New, secret, salt). The caller wipes the PRK.
+func Extract(secret, salt []byte) [Size]byte {
+	s := new(scratch)
+	defer s.wipe()
+	s.extract(secret, salt)
+	return s.prk
+}
+
+// Expand returns the first Size bytes of HKDF-Expand of prk and info:
+// HMAC-SHA256(prk, info || 0x01). It equals crypto/hkdf.Expand(sha256.New,
+// prk, string(info), Size).
+func Expand(prk *[Size]byte, info []byte) [Size]byte {
+	s := new(scratch)
+	defer s.wipe()
+	s.prk = *prk
+	s.expand(info)
+	return s.okm
+}
+
+// scratch holds what the HMACs are given or write: their Write and Sum are
+// interface calls, so it escapes, and one allocation holds it all.
+type scratch struct {
+	prk, okm [Size]byte
+	one      [1]byte
+}
+
+func (s *scratch) extract(secret, salt []byte) {
 	h := hmac.New(sha256.New, salt)
 	h.Write(secret)
 	h.Sum(s.prk[:0])
+}
 
-	h = hmac.New(sha256.New, s.prk[:])
+func (s *scratch) expand(info []byte) {
+	h := hmac.New(sha256.New, s.prk[:])
 	h.Write(info)
 	s.one[0] = 1
 	h.Write(s.one[:])
 	h.Sum(s.okm[:0])
-	okm := s.okm
-	clear(s.okm[:])
-	return okm
 }
+
+func (s *scratch) wipe() { clear(s.prk[:]); clear(s.okm[:]) }

@@ -291,7 +291,9 @@ func TestClientAWS(t *testing.T) {
 		decodeClientJSON(t, r, &up)
 		require.NotEmpty(t, up.UploadId)
 		r = h.ok(t, "aws", "s3api", "list-multipart-uploads", "--bucket", "e2e-aws", "--prefix", "mpu/")
-		var list struct{ Uploads []struct{ Key, UploadId string } }
+		var list struct {
+			Uploads []struct{ Key, UploadId string }
+		}
 		decodeClientJSON(t, r, &list)
 		require.Equal(t, []struct{ Key, UploadId string }{{"mpu/pending", up.UploadId}}, list.Uploads)
 		h.ok(t, "aws", "s3api", "abort-multipart-upload", "--bucket", "e2e-aws", "--key", "mpu/pending", "--upload-id", up.UploadId)

@@ -15,19 +15,19 @@ import (
 // nullVersion is the version id of every object of an unversioned bucket.
 const nullVersion = "null"
 
-// listParams are the query parameters ListObjects V1 and ListObjectVersions
-// share.
+// listParams are the query parameters ListObjects V1, ListObjectVersions
+// and ListMultipartUploads share (the last names its maximum max-uploads).
 type listParams struct {
 	prefix, delimiter, encodingType string
 	maxKeys                         int
 }
 
-func parseListParams(q url.Values) (listParams, *Error) {
+func parseListParams(q url.Values, maxName string) (listParams, *Error) {
 	p := listParams{prefix: q.Get("prefix"), delimiter: q.Get("delimiter"), encodingType: q.Get("encoding-type"), maxKeys: 1000}
-	if v := q.Get("max-keys"); v != "" {
+	if v := q.Get(maxName); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return p, errInvalidArgument("max-keys must be a non-negative integer.")
+			return p, errInvalidArgument(maxName + " must be a non-negative integer.")
 		}
 		p.maxKeys = min(n, 1000)
 	}
@@ -88,7 +88,7 @@ type objectInfoV1 struct {
 // (without one, a client continues from the last key).
 func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, bucket string) error {
 	q := r.URL.Query()
-	p, perr := parseListParams(q)
+	p, perr := parseListParams(q, "max-keys")
 	if perr != nil {
 		return perr
 	}
@@ -163,7 +163,7 @@ type versionInfo struct {
 // precedes any version-id-marker, so the listing resumes after that key).
 func (s *Server) listObjectVersions(w http.ResponseWriter, r *http.Request, bucket string) error {
 	q := r.URL.Query()
-	p, perr := parseListParams(q)
+	p, perr := parseListParams(q, "max-keys")
 	if perr != nil {
 		return perr
 	}

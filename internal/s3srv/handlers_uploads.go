@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -70,16 +69,9 @@ func (a uploadItem) less(b uploadItem) bool {
 
 func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bucket string) error {
 	q := r.URL.Query()
-	p := listParams{prefix: q.Get("prefix"), delimiter: q.Get("delimiter"), encodingType: q.Get("encoding-type"), maxKeys: 1000}
-	if v := q.Get("max-uploads"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return errInvalidArgument("max-uploads must be a non-negative integer.")
-		}
-		p.maxKeys = min(n, 1000)
-	}
-	if p.encodingType != "" && p.encodingType != "url" {
-		return errInvalidArgument("Invalid Encoding Method specified in Request")
+	p, perr := parseListParams(q, "max-uploads")
+	if perr != nil {
+		return perr
 	}
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
 	if keyMarker == "" {

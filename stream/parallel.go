@@ -16,9 +16,10 @@ import (
 // two buffers, so its bytes stay in the cache of the core that made them.
 // Goroutines 0..n-2 run ahead on their own share, waiting only for a free
 // buffer; the caller's goroutine processes the last segment of each round
-// of n itself, then emits the round. There is no hand-off per segment: a
-// parked goroutine woken for every segment costs as long as sealing one on
-// a virtual machine, and would land on the waker's core.
+// of n itself, then emits the round. No goroutine waits to be handed its
+// next segment (a parked goroutine woken for every segment costs as long as
+// sealing one on a virtual machine, and lands on the waker's core), and
+// waits for a result or a free buffer yield before they park (recv).
 //
 // do processes segment i into sb and returns its output (in sb's buffer).
 // inOrder stops at the first segment do fails, emitting none from it on,

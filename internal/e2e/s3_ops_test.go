@@ -112,6 +112,17 @@ func TestS3Ops(t *testing.T) {
 		v, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
 		require.NoError(t, err)
 		require.Empty(t, v.Status, "versioning is off")
+
+		// Suspended is accepted and kept; Enabled is not implemented.
+		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
+		require.NoError(t, err)
+		v, err = c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
+		require.NoError(t, err)
+		require.Equal(t, types.BucketVersioningStatusSuspended, v.Status)
+		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+		require.Equal(t, "NotImplemented", apiErrorCode(err))
 	})
 
 	t.Run("Tagging", func(t *testing.T) {

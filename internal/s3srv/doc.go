@@ -6,8 +6,10 @@
 //
 // Operations: CreateBucket, DeleteBucket (empty of objects; pending
 // multipart uploads are aborted with it), HeadBucket, ListBuckets,
-// GetBucketLocation, GetBucketVersioning (off: an empty
-// VersioningConfiguration), GetBucketAcl and GetObjectAcl (the owner has
+// GetBucketLocation, GetBucketVersioning (an empty VersioningConfiguration
+// for a bucket never versioned) and PutBucketVersioning (Suspended only,
+// which is what an unversioned bucket does: kept and answered; Enabled is
+// NotImplemented), GetBucketAcl and GetObjectAcl (the owner has
 // FULL_CONTROL), ListObjectsV2 (prefix, delimiter, max-keys, start-after,
 // continuation, encoding-type), ListObjects V1 (marker, prefix, delimiter,
 // max-keys, encoding-type; NextMarker only with a delimiter, as S3),

@@ -38,6 +38,7 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("PUT", "/fuzz/chunked", "", "", "", "", []byte("5\r\nhello\r\n0\r\n\r\n"))
 	f.Add("GET", "/fuzz", "marker=a&delimiter=/&max-keys=1&encoding-type=url", "", "", "", []byte(nil))
 	f.Add("GET", "/fuzz", "versions&key-marker=obj&version-id-marker=null", "", "", "", []byte(nil))
+	f.Add("PUT", "/fuzz", "versioning", "", "", "", []byte("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"))
 	f.Add("GET", "/fuzz", "uploads&prefix=m&delimiter=/&key-marker=mp&upload-id-marker=00000000000000000000000000000000&max-uploads=1&encoding-type=url", "", "", "", []byte(nil))
 	f.Add("POST", "/fuzz", "delete", "", "", "", []byte("<Delete><Quiet>true</Quiet><Object><Key>obj</Key><VersionId>null</VersionId></Object></Delete>"))
 	f.Add("PUT", "/fuzz/obj", "tagging", "", "", "", []byte("<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"))

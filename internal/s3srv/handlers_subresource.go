@@ -44,8 +44,6 @@ func emptyConfiguration(sub string) any {
 		Payer   string `xml:"Payer,omitempty"`
 	}
 	switch sub {
-	case "versioning":
-		return doc{XMLName: xml.Name{Local: "VersioningConfiguration"}, Xmlns: s3NS}
 	case "logging":
 		return doc{XMLName: xml.Name{Local: "BucketLoggingStatus"}, Xmlns: s3NS}
 	case "notification":
@@ -68,6 +66,10 @@ func (s *Server) routeBucketSubresource(w http.ResponseWriter, r *http.Request, 
 		return s.listObjectVersions(w, r, bucket)
 	case sub == "delete" && r.Method == http.MethodPost:
 		return s.deleteObjects(w, r, bucket)
+	case sub == "versioning" && r.Method == http.MethodGet:
+		return s.getBucketVersioning(w, bucket)
+	case sub == "versioning" && r.Method == http.MethodPut:
+		return s.putBucketVersioning(w, r, bucket)
 	case sub == "acl" && r.Method == http.MethodGet:
 		if _, err := s.store.bucketInfo(bucket); err != nil {
 			return err
@@ -139,3 +141,49 @@ func ownerFullControl() accessControlPolicy {
 		Permission: "FULL_CONTROL",
 	}}}
 }
+
+// versioningConfiguration is the body of Put/GetBucketVersioning.
+type versioningConfiguration struct {
+	XMLName   xml.Name `xml:"VersioningConfiguration"`
+	Xmlns     string   `xml:"xmlns,attr,omitempty"`
+	Status    string   `xml:"Status,omitempty"`
+	MFADelete string   `xml:"MfaDelete,omitempty"`
+}
+
+// getBucketVersioning answers no status for a bucket that was never
+// versioned, as S3 does, and Suspended once PutBucketVersioning said so.
+func (s *Server) getBucketVersioning(w http.ResponseWriter, bucket string) error {
+	bm, err := s.store.bucketInfo(bucket)
+	if err != nil {
+		return err
+	}
+	return s.writeXML(w, versioningConfiguration{Xmlns: s3NS, Status: bm.Versioning})
+}
+
+// putBucketVersioning accepts Suspended, which is what an unversioned
+// bucket already does (every object has the one version "null"), and
+// records it so GetBucketVersioning answers it, as on S3. Enabled, and MFA
+// delete, are not implemented: this server keeps one version per key.
+func (s *Server) putBucketVersioning(w http.ResponseWriter, r *http.Request, bucket string) error {
+	if _, err := s.store.bucketInfo(bucket); err != nil {
+		return err
+	}
+	var c versioningConfiguration
+	if err := s.readXMLPayload(r, &c, maxVersioningBody, false); err != nil {
+		return err
+	}
+	switch {
+	case c.Status == "Enabled" || c.MFADelete == "Enabled":
+		return errNotImplemented("Bucket versioning is not implemented: a bucket keeps one version of each key (Status Suspended is accepted).")
+	case c.Status != "Suspended" || (c.MFADelete != "" && c.MFADelete != "Disabled"):
+		return errMalformedXML()
+	}
+	if err := s.store.setBucketVersioning(bucket, c.Status); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// maxVersioningBody bounds a PutBucketVersioning body.
+const maxVersioningBody = 64 << 10

@@ -229,7 +229,24 @@ func TestBucketSubresources(t *testing.T) {
 	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt/o", []byte("x"), nil)
 	e.mustStatus(http.StatusOK, http.MethodGet, "/bkt/o?acl", nil, nil)
 	e.mustStatus(http.StatusNotFound, http.MethodGet, "/bkt/missing?acl", nil, nil)
-	e.mustStatus(http.StatusNotImplemented, http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration/>"), nil)
+	e.mustCode(http.StatusBadRequest, "MalformedXML", http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration/>"), nil)
+	e.mustCode(http.StatusBadRequest, "MalformedXML", http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration><Status>Off</Status></VersioningConfiguration>"), nil)
+	e.mustCode(http.StatusBadRequest, "MalformedXML", http.MethodPut, "/bkt?versioning", []byte("not xml"), nil)
+	e.mustCode(http.StatusNotImplemented, "NotImplemented", http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"), nil)
+	e.mustCode(http.StatusNotImplemented, "NotImplemented", http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>"), nil)
+	e.mustCode(http.StatusNotFound, "NoSuchBucket", http.MethodPut, "/nobkt?versioning", []byte("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"), nil)
+	// Suspended is what an unversioned bucket does already: accepted, kept
+	// (across a restart of the store: it is in bucket.json) and answered.
+	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt?versioning", []byte(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status></VersioningConfiguration>`), nil)
+	_, b = e.mustStatus(http.StatusOK, http.MethodGet, "/bkt?versioning", nil, nil)
+	vc.Status = nil
+	if err := xml.Unmarshal(b, &vc); err != nil || vc.Status == nil || *vc.Status != "Suspended" {
+		t.Fatalf("versioning after Suspended: %s", b)
+	}
+	_, b = e.mustStatus(http.StatusOK, http.MethodGet, "/bkt?versions", nil, nil)
+	if !strings.Contains(string(b), "<VersionId>null</VersionId>") {
+		t.Fatalf("versions of a suspended bucket: %s", b)
+	}
 	e.mustStatus(http.StatusNotImplemented, http.MethodPut, "/bkt?lifecycle", nil, nil)
 	e.mustStatus(http.StatusBadRequest, http.MethodGet, "/bkt?acl&policy", nil, nil)
 }

@@ -70,6 +70,7 @@ type bucketMeta struct {
 	Version    int               `json:"version"`
 	Created    time.Time         `json:"created"`
 	Encryption *bucketEncryption `json:"encryption,omitempty"`
+	Versioning string            `json:"versioning,omitempty"` // "Suspended" once PutBucketVersioning said so; "" never versioned
 }
 
 // bucketEncryption is a bucket's default encryption.

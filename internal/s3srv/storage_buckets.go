@@ -74,6 +74,18 @@ func (s *store) setBucketEncryption(bucket string, enc *bucketEncryption) error 
 	return s.writeJSONAtomic(filepath.Join(s.bucketDir(bucket), "bucket.json"), bm)
 }
 
+// setBucketVersioning records a bucket's versioning status ("Suspended").
+func (s *store) setBucketVersioning(bucket, status string) error {
+	s.bucketsMu.Lock()
+	defer s.bucketsMu.Unlock()
+	bm, err := s.bucketInfo(bucket)
+	if err != nil {
+		return err
+	}
+	bm.Versioning = status
+	return s.writeJSONAtomic(filepath.Join(s.bucketDir(bucket), "bucket.json"), bm)
+}
+
 func (s *store) deleteBucket(bucket string) error {
 	s.bucketsMu.Lock()
 	defer s.bucketsMu.Unlock()

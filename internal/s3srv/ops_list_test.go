@@ -236,7 +236,7 @@ func TestBucketSubresources(t *testing.T) {
 	e.mustCode(http.StatusNotImplemented, "NotImplemented", http.MethodPut, "/bkt?versioning", []byte("<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>"), nil)
 	e.mustCode(http.StatusNotFound, "NoSuchBucket", http.MethodPut, "/nobkt?versioning", []byte("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"), nil)
 	// Suspended is what an unversioned bucket does already: accepted, kept
-	// (across a restart of the store: it is in bucket.json) and answered.
+	// in bucket.json (which every request reads) and answered.
 	e.mustStatus(http.StatusOK, http.MethodPut, "/bkt?versioning", []byte(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status></VersioningConfiguration>`), nil)
 	_, b = e.mustStatus(http.StatusOK, http.MethodGet, "/bkt?versioning", nil, nil)
 	vc.Status = nil

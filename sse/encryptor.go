@@ -39,8 +39,8 @@ type Option func(*Encryptor)
 // breaks reads.
 func WithSegmentSize(n int) Option { return func(e *Encryptor) { e.segmentSize = n } }
 
-// WithConcurrency sets how many goroutines encrypt or decrypt the segments of
-// one object (default 1).
+// WithConcurrency sets how many goroutines, the caller's included, encrypt or
+// decrypt the segments of one object (default 1).
 func WithConcurrency(n int) Option { return func(e *Encryptor) { e.concurrency = n } }
 
 // New returns an Encryptor that gets data keys from km (usually a

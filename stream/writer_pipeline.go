@@ -61,10 +61,10 @@ func (w *sealWorkers) stop() {
 	})
 }
 
-// init prepares a pipeline for n workers. It starts sequential, with one
-// job and no goroutine; the writer calls start once the stream turns out to
-// have a second segment, so a small object written with WithConcurrency(n)
-// costs no more than without it.
+// init prepares a pipeline for n sealers (the writer and n-1 workers). It
+// starts sequential, with one job and no goroutine; the writer calls start
+// once the stream turns out to have a second segment, so a small object
+// written with WithConcurrency(n) costs no more than without it.
 func (p *pipeline) init(aead cipher.AEAD, bufSize, n int, pool *BufferPool) {
 	p.aead, p.bufSize, p.pool, p.n = aead, bufSize, pool, n
 	p.jobs = p.one[:]

@@ -79,6 +79,7 @@
 // rather than waiting); smaller Writes go through a pipeline sealed by the
 // writer and n-1 workers; Read opens on n workers that take turns reading
 // the next segment into their own buffers, so each segment is read and
-// opened on the same core. Output order is preserved. A ReaderAt reads and opens one segment per touched segment
-// and caches the last one, which Close wipes.
+// opened on the same core. Output order is preserved. A ReaderAt reads and
+// opens one segment per touched segment and caches the last one, which
+// Close wipes.
 package stream

@@ -38,7 +38,7 @@ func inOrder(n, count int, pool *BufferPool, do func(sb *segment, i int) ([]byte
 		wg   sync.WaitGroup
 		outs = make([]chan result, n-1)
 		free = make([]chan *segment, n-1)
-		bufs = make([]segment, 2*n)
+		bufs = make([]segment, 2*n-1) // two per worker, one for the caller
 	)
 	defer func() {
 		close(stop)
@@ -94,10 +94,11 @@ func inOrder(n, count int, pool *BufferPool, do func(sb *segment, i int) ([]byte
 }
 
 // recv receives from ch, or returns false once stop is closed (nil: never).
-// Like await, it first yields rather than parks, for up to a millisecond:
-// the goroutine that wakes a parked one puts it on its own core's queue, and
-// an idle core takes 100-200µs to notice on a virtual machine. ch must be
-// buffered (len tells that a value is ready).
+// It first yields rather than parks, for up to a millisecond: waking a
+// parked goroutine can take 100-300µs on a virtual machine, about as long
+// as sealing a segment, and the waker puts it on its own core's queue. ch
+// must be buffered (len tells that a value is ready). The writer's pipeline
+// and inOrder wait with it.
 func recv[T any](ch <-chan T, stop <-chan struct{}) (T, bool) {
 	start := time.Now()
 	for i := 1; len(ch) == 0 && !closed(stop); i++ {

@@ -4,7 +4,6 @@ import (
 	"crypto/cipher"
 	"runtime"
 	"sync"
-	"time"
 )
 
 // sealJob is one segment on its way through the writer's pipeline.
@@ -167,30 +166,11 @@ func (p *pipeline) oldest() *sealJob {
 		p.borrowed--
 	}
 	if !p.inline(j) {
-		await(j.done)
+		recv(j.done, nil) // yields before it parks, see recv
 	}
 	j.touch(j.head + len(j.out))
 	j.sealed() // in place: the ciphertext overwrote the plaintext it held
 	return j
-}
-
-// await receives from ch, first by yielding rather than parking for up to a
-// millisecond: waking a parked goroutine can take 100-200µs on a virtual
-// machine, about as long as sealing a segment.
-func await(ch <-chan struct{}) {
-	start := time.Now()
-	for i := 1; ; i++ {
-		select {
-		case <-ch:
-			return
-		default:
-		}
-		if i%64 == 0 && time.Since(start) > time.Millisecond {
-			<-ch
-			return
-		}
-		runtime.Gosched()
-	}
 }
 
 // drain waits for and discards every job in flight.

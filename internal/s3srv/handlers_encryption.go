@@ -56,7 +56,7 @@ func (s *Server) putBucketEncryption(w http.ResponseWriter, r *http.Request, buc
 		}
 	}
 	enc := &bucketEncryption{Algorithm: string(req.Kind), KMSKeyID: req.KMSKeyID, BucketKeyEnabled: req.BucketKeyEnabled}
-	if err := s.store.setBucketEncryption(bucket, enc); err != nil {
+	if err := s.store.updateBucket(bucket, func(bm *bucketMeta) { bm.Encryption = enc }); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -89,7 +89,7 @@ func (s *Server) getBucketEncryption(w http.ResponseWriter, _ *http.Request, buc
 }
 
 func (s *Server) deleteBucketEncryption(w http.ResponseWriter, _ *http.Request, bucket string) error {
-	if err := s.store.setBucketEncryption(bucket, nil); err != nil {
+	if err := s.store.updateBucket(bucket, func(bm *bucketMeta) { bm.Encryption = nil }); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -178,7 +178,7 @@ func (s *Server) putBucketVersioning(w http.ResponseWriter, r *http.Request, buc
 	case c.Status != "Suspended" || (c.MFADelete != "" && c.MFADelete != "Disabled"):
 		return errMalformedXML()
 	}
-	if err := s.store.setBucketVersioning(bucket, c.Status); err != nil {
+	if err := s.store.updateBucket(bucket, func(bm *bucketMeta) { bm.Versioning = c.Status }); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

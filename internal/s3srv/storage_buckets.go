@@ -63,26 +63,16 @@ func (s *store) bucketInfo(bucket string) (bucketMeta, error) {
 	return bm, err
 }
 
-func (s *store) setBucketEncryption(bucket string, enc *bucketEncryption) error {
+// updateBucket changes a bucket's record under the buckets lock and writes
+// it back atomically (PutBucketEncryption, PutBucketVersioning).
+func (s *store) updateBucket(bucket string, change func(*bucketMeta)) error {
 	s.bucketsMu.Lock()
 	defer s.bucketsMu.Unlock()
 	bm, err := s.bucketInfo(bucket)
 	if err != nil {
 		return err
 	}
-	bm.Encryption = enc
-	return s.writeJSONAtomic(filepath.Join(s.bucketDir(bucket), "bucket.json"), bm)
-}
-
-// setBucketVersioning records a bucket's versioning status ("Suspended").
-func (s *store) setBucketVersioning(bucket, status string) error {
-	s.bucketsMu.Lock()
-	defer s.bucketsMu.Unlock()
-	bm, err := s.bucketInfo(bucket)
-	if err != nil {
-		return err
-	}
-	bm.Versioning = status
+	change(&bm)
 	return s.writeJSONAtomic(filepath.Join(s.bucketDir(bucket), "bucket.json"), bm)
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 )
@@ -52,19 +51,23 @@ type uploadItem struct {
 	prefix    bool
 }
 
-// less orders items as the listing does: by key, then initiation time, then
-// ID (a common prefix sorts before the uploads of a key equal to it).
-func (a uploadItem) less(b uploadItem) bool {
-	if a.key != b.key {
-		return a.key < b.key
+// compare orders items as the listing does: by key, then initiation time,
+// then ID (a common prefix sorts before the uploads of a key equal to it;
+// two prefixes with the same key are the same item).
+func (a uploadItem) compare(b uploadItem) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
 	}
 	if a.prefix != b.prefix {
-		return a.prefix
+		if a.prefix {
+			return -1
+		}
+		return 1
 	}
-	if !a.initiated.Equal(b.initiated) {
-		return a.initiated.Before(b.initiated)
+	if c := a.initiated.Compare(b.initiated); c != 0 {
+		return c
 	}
-	return a.id < b.id
+	return strings.Compare(a.id, b.id)
 }
 
 func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bucket string) error {
@@ -101,24 +104,10 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bu
 		case marker.initiated.IsZero():
 			return it.id > idMarker
 		}
-		return marker.less(it)
+		return marker.compare(it) < 0
 	}
-	var best []uploadItem // the smallest items past after, at most maxKeys+1, sorted
-	keep := func(it uploadItem) {
-		i := sort.Search(len(best), func(i int) bool { return !best[i].less(it) })
-		if it.prefix && i < len(best) && best[i].prefix && best[i].key == it.key {
-			return // that common prefix is already listed
-		}
-		if len(best) > p.maxKeys && i == len(best) {
-			return
-		}
-		best = append(best, uploadItem{})
-		copy(best[i+1:], best[i:])
-		best[i] = it
-		if len(best) > p.maxKeys+1 {
-			best = best[:p.maxKeys+1]
-		}
-	}
+	// The smallest items past the markers, one more than a page.
+	sel := &pageSelector[uploadItem]{limit: p.maxKeys + 1, cmp: uploadItem.compare}
 	err := s.store.eachUpload(bucket, func(um uploadMeta) {
 		if !strings.HasPrefix(um.Key, p.prefix) {
 			return
@@ -130,7 +119,7 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bu
 			}
 		}
 		if past(it) {
-			keep(it)
+			sel.offer(it)
 		}
 	})
 	if err != nil {
@@ -140,15 +129,9 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bu
 		Xmlns: s3NS, Bucket: bucket, KeyMarker: p.enc(keyMarker), UploadIDMarker: idMarker,
 		Delimiter: p.enc(p.delimiter), Prefix: p.enc(p.prefix), MaxUploads: p.maxKeys, EncodingType: p.encodingType,
 	}
-	listed := 0
-	var last uploadItem
-	for _, it := range best {
-		if listed == p.maxKeys {
-			res.IsTruncated = true
-			break
-		}
-		listed++
-		last = it
+	page := sel.sel[:min(len(sel.sel), p.maxKeys)]
+	res.IsTruncated = len(sel.sel) > p.maxKeys
+	for _, it := range page {
 		if it.prefix {
 			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: p.enc(it.key)})
 			continue
@@ -158,7 +141,8 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, r *http.Request, bu
 			StorageClass: "STANDARD", Initiated: xmlTime(it.initiated),
 		})
 	}
-	if res.IsTruncated {
+	if res.IsTruncated && len(page) > 0 {
+		last := page[len(page)-1]
 		res.NextKeyMarker = p.enc(last.key)
 		if !last.prefix {
 			res.NextUploadIDMarker = last.id

@@ -249,27 +249,34 @@ func (q *listQuery) entryOf(key string) (string, bool, bool) {
 }
 
 // pageSelector keeps the smallest limit distinct entries offered to it, in
-// order: the memory of a listing is O(limit), whatever the bucket's size.
-type pageSelector struct {
+// the order of cmp (entries cmp finds equal are one: a common prefix seen
+// again): the memory of a listing is O(limit), whatever the bucket's size.
+// ListObjects and ListMultipartUploads select their pages with it.
+type pageSelector[T any] struct {
 	limit int
-	sel   []listEntry
+	cmp   func(a, b T) int
+	sel   []T
 }
 
-func (p *pageSelector) full() bool { return len(p.sel) == p.limit }
+func (p *pageSelector[T]) full() bool { return len(p.sel) == p.limit }
 
-// admits reports whether an entry with value v could still be selected.
-func (p *pageSelector) admits(v string) bool { return !p.full() || v < p.sel[len(p.sel)-1].value }
+// admits reports whether e, or an entry not before it, could still be
+// selected.
+func (p *pageSelector[T]) admits(e T) bool { return !p.full() || p.cmp(e, p.sel[len(p.sel)-1]) < 0 }
 
-func (p *pageSelector) offer(e listEntry) {
-	i, found := slices.BinarySearchFunc(p.sel, e.value, func(x listEntry, v string) int { return strings.Compare(x.value, v) })
+func (p *pageSelector[T]) offer(e T) {
+	i, found := slices.BinarySearchFunc(p.sel, e, p.cmp)
 	if found || i >= p.limit {
-		return // a common prefix seen before, or beyond the page
+		return // seen before, or beyond the page
 	}
 	if p.full() {
 		p.sel = p.sel[:len(p.sel)-1]
 	}
 	p.sel = slices.Insert(p.sel, i, e)
 }
+
+// compareEntries orders listing entries by key or common prefix.
+func compareEntries(a, b listEntry) int { return strings.Compare(a.value, b.value) }
 
 // listDirBatch is how many directory entries a listing reads at a time.
 const listDirBatch = 512
@@ -299,7 +306,7 @@ func (s *store) listObjects(bucket string, q listQuery) (listPage, error) {
 		return listPage{}, err
 	}
 	defer d.Close()
-	p := &pageSelector{limit: q.maxKeys + 1}
+	p := &pageSelector[listEntry]{limit: q.maxKeys + 1, cmp: compareEntries}
 	for {
 		ents, rerr := d.ReadDir(listDirBatch)
 		for _, de := range ents {
@@ -317,7 +324,7 @@ func (s *store) listObjects(bucket string, q listQuery) (listPage, error) {
 				if cp, isPrefix, ok := q.entryOf(key); ok && isPrefix {
 					low = cp
 				}
-				if !p.admits(low) {
+				if !p.admits(listEntry{value: low}) {
 					continue
 				}
 				om, err := s.readSidecar(bucket, name, "")
@@ -326,7 +333,7 @@ func (s *store) listObjects(bucket string, q listQuery) (listPage, error) {
 				}
 				key = om.Key
 			}
-			if v, isPrefix, ok := q.entryOf(key); ok && p.admits(v) {
+			if v, isPrefix, ok := q.entryOf(key); ok && p.admits(listEntry{value: v}) {
 				e := listEntry{value: v, isPrefix: isPrefix}
 				if !isPrefix {
 					e.sidecar = name

@@ -105,18 +105,30 @@ func dirHasSidecar(dir string) (bool, error) {
 		return false, err
 	}
 	defer d.Close()
+	found := false
+	err = eachDirEntry(d, func(e fs.DirEntry) (bool, error) {
+		found = strings.HasSuffix(e.Name(), ".json")
+		return !found, nil
+	})
+	return found, err
+}
+
+// eachDirEntry calls fn with every entry of the open directory d, reading it
+// listDirBatch entries at a time so a big directory is never loaded whole,
+// until fn returns false or an error.
+func eachDirEntry(d *os.File, fn func(fs.DirEntry) (more bool, err error)) error {
 	for {
-		ents, err := d.ReadDir(listDirBatch)
+		ents, rerr := d.ReadDir(listDirBatch)
 		for _, e := range ents {
-			if strings.HasSuffix(e.Name(), ".json") {
-				return true, nil
+			if more, err := fn(e); err != nil || !more {
+				return err
 			}
 		}
-		if errors.Is(err, io.EOF) || (err == nil && len(ents) == 0) {
-			return false, nil
+		if errors.Is(rerr, io.EOF) || (rerr == nil && len(ents) == 0) {
+			return nil
 		}
-		if err != nil {
-			return false, err
+		if rerr != nil {
+			return rerr
 		}
 	}
 }

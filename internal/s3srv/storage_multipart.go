@@ -209,29 +209,21 @@ func (s *store) eachUpload(bucket string, fn func(uploadMeta)) error {
 		return err
 	}
 	defer d.Close()
-	for {
-		ents, rerr := d.ReadDir(listDirBatch)
-		for _, e := range ents {
-			if !e.IsDir() || !uploadIDRE.MatchString(e.Name()) {
-				continue
-			}
-			var um uploadMeta
-			err := readJSON(filepath.Join(s.uploadDir(bucket, e.Name()), "upload.json"), &um)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if um.UploadID == e.Name() {
-				fn(um)
-			}
+	return eachDirEntry(d, func(e fs.DirEntry) (bool, error) {
+		if !e.IsDir() || !uploadIDRE.MatchString(e.Name()) {
+			return true, nil
 		}
-		if errors.Is(rerr, io.EOF) || (rerr == nil && len(ents) == 0) {
-			return nil
+		var um uploadMeta
+		err := readJSON(filepath.Join(s.uploadDir(bucket, e.Name()), "upload.json"), &um)
+		if errors.Is(err, fs.ErrNotExist) {
+			return true, nil
 		}
-		if rerr != nil {
-			return rerr
+		if err != nil {
+			return false, err
 		}
-	}
+		if um.UploadID == e.Name() {
+			fn(um)
+		}
+		return true, nil
+	})
 }

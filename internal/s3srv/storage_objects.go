@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -307,46 +306,41 @@ func (s *store) listObjects(bucket string, q listQuery) (listPage, error) {
 	}
 	defer d.Close()
 	p := &pageSelector[listEntry]{limit: q.maxKeys + 1, cmp: compareEntries}
-	for {
-		ents, rerr := d.ReadDir(listDirBatch)
-		for _, de := range ents {
-			name := de.Name()
-			key, complete, ok := parseSidecarName(name)
-			if !ok {
-				continue
-			}
-			if !complete {
-				// A long key: key holds its first longKeyPrefix bytes.
-				if !strings.HasPrefix(key, q.prefix) && !strings.HasPrefix(q.prefix, key) {
-					continue
-				}
-				low := key // no entry of this key sorts before low
-				if cp, isPrefix, ok := q.entryOf(key); ok && isPrefix {
-					low = cp
-				}
-				if !p.admits(listEntry{value: low}) {
-					continue
-				}
-				om, err := s.readSidecar(bucket, name, "")
-				if err != nil {
-					continue
-				}
-				key = om.Key
-			}
-			if v, isPrefix, ok := q.entryOf(key); ok && p.admits(listEntry{value: v}) {
-				e := listEntry{value: v, isPrefix: isPrefix}
-				if !isPrefix {
-					e.sidecar = name
-				}
-				p.offer(e)
-			}
+	err = eachDirEntry(d, func(de fs.DirEntry) (bool, error) {
+		name := de.Name()
+		key, complete, ok := parseSidecarName(name)
+		if !ok {
+			return true, nil
 		}
-		if errors.Is(rerr, io.EOF) || (rerr == nil && len(ents) == 0) {
-			break
+		if !complete {
+			// A long key: key holds its first longKeyPrefix bytes.
+			if !strings.HasPrefix(key, q.prefix) && !strings.HasPrefix(q.prefix, key) {
+				return true, nil
+			}
+			low := key // no entry of this key sorts before low
+			if cp, isPrefix, ok := q.entryOf(key); ok && isPrefix {
+				low = cp
+			}
+			if !p.admits(listEntry{value: low}) {
+				return true, nil
+			}
+			om, err := s.readSidecar(bucket, name, "")
+			if err != nil {
+				return true, nil
+			}
+			key = om.Key
 		}
-		if rerr != nil {
-			return listPage{}, rerr
+		if v, isPrefix, ok := q.entryOf(key); ok && p.admits(listEntry{value: v}) {
+			e := listEntry{value: v, isPrefix: isPrefix}
+			if !isPrefix {
+				e.sidecar = name
+			}
+			p.offer(e)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return listPage{}, err
 	}
 	res := listPage{truncated: len(p.sel) > q.maxKeys}
 	page := p.sel[:min(len(p.sel), q.maxKeys)]
